@@ -1,1 +1,5 @@
-fn main() {}
+//! The `centrale` command. See `centrale --help`.
+
+fn main() -> std::process::ExitCode {
+    centrale_host::cli::main()
+}

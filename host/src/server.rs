@@ -1,1 +1,152 @@
-//! placeholder
+//! Assembles a running host from a [`Config`]: store, SIP transports and
+//! transactions, registrar, media engine and switch.
+
+use crate::config::{parse_port_range, Config};
+use crate::media::{MediaEngine, PortAllocator};
+use crate::sip::auth::Authenticator;
+use crate::sip::registrar::{Registrar, RegistrarConfig};
+use crate::sip::transport::{Transport, Transports, INGRESS_QUEUE};
+use crate::sip::{Endpoint, Peer};
+use crate::store::Store;
+use crate::switch::{trunk::Trunk, Switch, SwitchConfig, SwitchHandler};
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A started host.
+pub struct Running {
+    pub store: Store,
+    pub switch: Arc<Switch>,
+    pub transports: Arc<Transports>,
+}
+
+/// Opens the store and binds every socket; the host serves from the moment
+/// this returns.
+pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
+    cfg.validate()?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
+    let url = cfg.database_url();
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open database {url}"))?;
+    let advertise = cfg.advertise();
+    let (queue_tx, queue_rx) = mpsc::channel(INGRESS_QUEUE);
+    let transports = Transports::bind(&cfg.sip.udp, &cfg.sip.tcp, advertise, queue_tx)
+        .await
+        .context("cannot bind the SIP listen addresses")?;
+    let endpoint = Endpoint::new(transports.clone());
+    let algorithms = cfg
+        .sip
+        .digest_algorithms
+        .iter()
+        .filter_map(|a| crate::sip::digest::Algorithm::parse(a).ok())
+        .collect();
+    let auth = Arc::new(Authenticator::new(store.clone(), algorithms));
+    let registrar = Arc::new(Registrar::new(
+        store.clone(),
+        auth.clone(),
+        RegistrarConfig {
+            min_expires: cfg.sip.min_expires,
+            max_expires: cfg.sip.max_expires,
+            default_expires: cfg.sip.max_expires.min(3600),
+            ..RegistrarConfig::default()
+        },
+    ));
+    let (lo, hi) = parse_port_range(&cfg.media.rtp_ports)?;
+    let bind_ip = cfg
+        .sip
+        .udp
+        .first()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let media = Arc::new(MediaEngine::new(
+        bind_ip,
+        advertise,
+        PortAllocator::new(lo, hi),
+    ));
+    let trunk = cfg.trunk.as_ref().map(|t| Trunk {
+        peer: Peer {
+            transport: if t.transport == "tcp" {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            addr: t.address,
+        },
+        credentials: t.username.clone().zip(t.password.clone()),
+    });
+    let switch = Switch::new(
+        endpoint.clone(),
+        store.clone(),
+        auth,
+        registrar,
+        media,
+        SwitchConfig {
+            ring_timeout: Duration::from_secs(cfg.sip.ring_timeout_secs),
+            max_call: Duration::from_secs(cfg.sip.max_call_secs),
+            trunk,
+        },
+    );
+    tokio::spawn(endpoint.run(queue_rx, Arc::new(SwitchHandler(switch.clone()))));
+    // Expired bindings are ignored by lookups; this only keeps the table small.
+    let purge_store = store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            if let Err(e) = purge_store
+                .purge_expired_registrations(crate::now_ms())
+                .await
+            {
+                tracing::warn!("purging registrations: {e}");
+            }
+        }
+    });
+    tracing::info!(
+        udp = ?cfg.sip.udp, tcp = ?cfg.sip.tcp, %advertise, rtp = %cfg.media.rtp_ports,
+        database = %redact(&url), "centrale ready"
+    );
+    Ok(Running {
+        store,
+        switch,
+        transports,
+    })
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let _running = start(&cfg).await?;
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// A database URL with any password hidden, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

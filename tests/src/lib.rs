@@ -1,1 +1,418 @@
 //! Shared harness for the end-to-end tests (see tests/README.md).
+//!
+//! - [`Pbx`]: a real `centrale demo` process on free ports in its own data
+//!   directory, killed on drop (its log tail is printed when a test fails).
+//! - [`sipp`]: runs sipp with the scenarios of `tests/scenarios`, and
+//!   [`sipp::Phone`], a SIP port a sipp user agent lives on.
+//! - [`sip`]: a raw SIP-over-UDP client with digest authentication, for the
+//!   tests that need exact control over what is sent (replays, torture).
+//! - [`rtp`]: RTP sockets owned by the test, to prove media flows.
+
+pub mod rtp;
+pub mod sip;
+pub mod sipp;
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub use sip::{SipMessage, SipUdp};
+pub use sipp::{Phone, Sipp, SippChild, SippRun};
+
+/// The tenant `centrale demo` creates.
+pub const DEMO_DOMAIN: &str = "demo.centrale.test";
+
+/// How long a starting host has to answer OPTIONS.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
+
+/// The `centrale` binary: `$CENTRALE_BIN`, else `target/<profile>/centrale`
+/// next to the `deps/` directory holding the running test executable.
+pub fn centrale_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("CENTRALE_BIN") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "CENTRALE_BIN={} does not exist; build it first: cargo build -p centrale-host",
+            p.display()
+        );
+        return p;
+    }
+    let exe = std::env::current_exe().expect("path of the test executable");
+    let candidate = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("centrale"))
+        .expect("test executable has no target directory");
+    assert!(
+        candidate.is_file(),
+        "the centrale binary is missing at {}; build it first: cargo build -p centrale-host \
+         (or point CENTRALE_BIN at it)",
+        candidate.display()
+    );
+    candidate
+}
+
+/// A unique, printable token (branch, tag, Call-ID material).
+pub fn token() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut x = (t as u64) ^ (u64::from(std::process::id()) << 32) ^ (u64::from(n) << 48);
+    // splitmix64 so consecutive tokens do not look alike
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    format!("{x:016x}{n:x}")
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (and, when `tcp_too`,
+/// free for TCP as well).
+pub fn free_port(tcp_too: bool) -> u16 {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an UDP socket");
+        let port = udp.local_addr().expect("local addr").port();
+        if !tcp_too || TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found");
+}
+
+/// The range of RTP ports of one host instance: disjoint between the
+/// instances of one test process (counter) and, very likely, between test
+/// processes (process id). Chosen below Linux' ephemeral range (32768+),
+/// where the port-0 sockets of the tests and sipp live.
+fn rtp_range() -> (u16, u16) {
+    const BASE: u32 = 20000;
+    const WIDTH: u32 = 40;
+    const SLOTS: u32 = (32000 - BASE) / WIDTH;
+    let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
+    let slot = (std::process::id().wrapping_mul(7919).wrapping_add(n * 13)) % SLOTS;
+    let lo = BASE + slot * WIDTH;
+    (lo as u16, (lo + WIDTH - 1) as u16)
+}
+
+/// What an administration command printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// Panics unless the command exited 0.
+    pub fn assert_success(&self, what: &str) -> &Self {
+        assert!(
+            self.status.success(),
+            "`centrale {what}` failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A running `centrale demo`.
+pub struct Pbx {
+    dir: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    sip_port: u16,
+    rtp: (u16, u16),
+    ring_timeout: u64,
+}
+
+impl Pbx {
+    /// `centrale demo` with the default 30 s ring timeout.
+    pub fn start_demo() -> Self {
+        Self::start_demo_with_ring_timeout(30)
+    }
+
+    /// `centrale demo --ring-timeout SECS`.
+    pub fn start_demo_with_ring_timeout(secs: u64) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("centrale-test-")
+            .tempdir()
+            .expect("create a temporary data directory");
+        let mut pbx = Pbx {
+            dir: Some(dir),
+            child: None,
+            sip_port: 0,
+            rtp: rtp_range(),
+            ring_timeout: secs,
+        };
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            pbx.sip_port = free_port(true);
+            match pbx.spawn() {
+                Ok(()) => return pbx,
+                // Another test may have taken the port in the meantime.
+                Err(e) => last_error = e,
+            }
+        }
+        panic!(
+            "centrale demo did not start: {last_error}\n--- log ---\n{}",
+            pbx.log_tail(80)
+        );
+    }
+
+    /// The data directory (SQLite database, log file).
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("data dir").path()
+    }
+
+    /// Where the host's log (stdout and stderr) goes.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir().join("centrale.log")
+    }
+
+    /// The host's whole log so far.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = File::open(self.log_path()) {
+            let mut b = Vec::new();
+            let _ = f.read_to_end(&mut b);
+            s = String::from_utf8_lossy(&b).into_owned();
+        }
+        s
+    }
+
+    /// The last `n` lines of the log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// The SIP address (UDP and TCP).
+    pub fn sip_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.sip_port))
+    }
+
+    /// The RTP port range given to the host.
+    pub fn rtp_ports(&self) -> (u16, u16) {
+        self.rtp
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(|e| format!("cannot open the log file: {e}"))?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let level = std::env::var("CENTRALE_TEST_LOG").unwrap_or_else(|_| "info".into());
+        let child = Command::new(centrale_bin())
+            .arg("--log")
+            .arg(&level)
+            .arg("demo")
+            .arg("--data")
+            .arg(self.dir())
+            .arg("--sip-listen")
+            .arg(self.sip_addr().to_string())
+            .arg("--rtp-ports")
+            .arg(format!("{}-{}", self.rtp.0, self.rtp.1))
+            .arg("--advertise")
+            .arg("127.0.0.1")
+            .arg("--ring-timeout")
+            .arg(self.ring_timeout.to_string())
+            .env_remove("CENTRALE_DATABASE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", centrale_bin().display()))?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    /// Polls with OPTIONS until the host answers 200.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let probe = SipUdp::new(self.sip_addr());
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(format!("centrale exited early with {status}"));
+                }
+            }
+            let req = sip::options_request(&probe, DEMO_DOMAIN);
+            probe.send(req.as_bytes());
+            if let Some(resp) = probe.recv_final(Duration::from_millis(300)) {
+                if resp.status == Some(200) {
+                    return Ok(());
+                }
+            }
+        }
+        self.stop();
+        Err(format!(
+            "no 200 to OPTIONS within {}s",
+            START_TIMEOUT.as_secs()
+        ))
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Stops the process (SIGTERM, then SIGKILL after 5 s).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Stops the host and starts it again on the same data directory and
+    /// SIP port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut last = String::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The port may take a moment to be bindable again.
+        while Instant::now() < deadline {
+            match self.spawn() {
+                Ok(()) => return,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "centrale did not restart: {last}\n--- log ---\n{}",
+            self.log_tail(80)
+        );
+    }
+
+    /// Runs an administration command against this host's data directory,
+    /// e.g. `pbx.cli(&["cdr", "--tenant", DEMO_DOMAIN])`.
+    pub fn cli(&self, args: &[&str]) -> CliOutput {
+        let out = Command::new(centrale_bin())
+            .arg("--log")
+            .arg("error")
+            .args(args)
+            .arg("--data")
+            .arg(self.dir())
+            .env_remove("CENTRALE_DATABASE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", centrale_bin().display()));
+        CliOutput {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// A SIP port for a sipp user agent (see [`Phone`]).
+    pub fn phone(&self) -> Phone {
+        Phone::new(self.sip_addr())
+    }
+
+    /// sipp with `scenario` aimed at this host.
+    pub fn sipp(&self, scenario: &str) -> Sipp {
+        Sipp::new(scenario).remote(self.sip_addr())
+    }
+
+    /// Registers `aor` from `phone` with register.xml (device `username`,
+    /// `password`) for an hour; panics when that fails.
+    pub fn register(&self, phone: &Phone, aor: &str, username: &str, password: &str) -> SippRun {
+        let run = self
+            .sipp("register.xml")
+            .phone(phone)
+            .set("aor", aor)
+            .auth(username, password)
+            .set("expires", "3600")
+            .run();
+        self.check(&run, &format!("REGISTER of {aor} ({username})"));
+        run
+    }
+
+    /// Panics with the sipp run's and the host's diagnostics unless the run
+    /// succeeded.
+    pub fn check(&self, run: &SippRun, what: &str) {
+        if !run.success() {
+            panic!(
+                "{what}: sipp failed\n{}\n--- host log tail ---\n{}",
+                run.report(),
+                self.log_tail(60)
+            );
+        }
+    }
+
+    /// Polls `centrale cdr --tenant demo.centrale.test` until a line
+    /// satisfies `pred` (5 s), and returns the whole output.
+    pub fn wait_cdr(&self, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = self.cli(&["cdr", "--tenant", DEMO_DOMAIN]);
+            out.assert_success("cdr");
+            if out.stdout.lines().any(&pred) || Instant::now() > deadline {
+                return out.stdout;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Pbx {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        self.stop();
+        if failing {
+            eprintln!(
+                "--- centrale log tail ({}) ---\n{}\n--- end of centrale log ---",
+                self.log_path().display(),
+                self.log_tail(120)
+            );
+        }
+        if failing || std::env::var_os("CENTRALE_TEST_KEEP").is_some() {
+            if let Some(d) = self.dir.take() {
+                let p = d.keep();
+                eprintln!("kept the test's data directory: {}", p.display());
+            }
+        }
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,1 +1,155 @@
-//! TODO
+//! Persistent state: tenants, users, numbers, devices, registrations and CDRs.
+//!
+//! One [`Store`] wraps one [`sqlx::AnyPool`], so the same code and the same SQL
+//! run on SQLite and PostgreSQL. The schema is portable: integers, booleans
+//! (0/1) and times (unix milliseconds) are `BIGINT`, strings are `TEXT`, lists
+//! are child tables. Each backend has its own migration folder
+//! (`host/migrations/sqlite`, `host/migrations/postgres`), embedded in the
+//! binary and run by [`Store::connect`].
+//!
+//! Files of this module:
+//! - `connect.rs`: URL handling, pool options, pragmas and migrations
+//! - `tenants.rs`, `users.rs`, `devices.rs`, `registrations.rs`, `cdrs.rs`:
+//!   the queries, one file per table (numbers live with users)
+
+mod cdrs;
+mod connect;
+mod devices;
+mod registrations;
+mod tenants;
+mod users;
+
+use sqlx::error::ErrorKind;
+use sqlx::AnyPool;
+
+/// What can go wrong in the store.
+///
+/// The messages of [`NotFound`](StoreError::NotFound),
+/// [`Conflict`](StoreError::Conflict) and [`Invalid`](StoreError::Invalid) are
+/// written for the administrator (e.g. `extension 201 already exists in tenant
+/// demo.centrale.test`) and are displayed as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row the operation needs does not exist (e.g. `tenant 7 not found`).
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness rule would be broken (duplicate domain, extension, number or
+    /// device username).
+    #[error("{0}")]
+    Conflict(String),
+    /// An argument is malformed (e.g. an extension that is not all digits, an
+    /// unsupported database URL).
+    #[error("{0}")]
+    Invalid(String),
+    /// Any other database error (connection, I/O, SQL).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the embedded migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The result type of the store: `Result<T, StoreError>`.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite (a file, or `sqlite::memory:`).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The database of a Centrale host. Cheap to clone: clones share one pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Which database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool: waits for the connections in use to come back, then
+    /// closes all of them. Later operations on this store (and its clones) fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Turns a database error into a [`StoreError`]: a unique violation becomes
+/// [`StoreError::Conflict`] with the message of `conflict`, a foreign-key
+/// violation [`StoreError::NotFound`] with the message of `missing`.
+fn classify(
+    e: sqlx::Error,
+    conflict: impl FnOnce() -> String,
+    missing: impl FnOnce() -> String,
+) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        match db.kind() {
+            ErrorKind::UniqueViolation => return StoreError::Conflict(conflict()),
+            ErrorKind::ForeignKeyViolation => return StoreError::NotFound(missing()),
+            _ => {}
+        }
+    }
+    StoreError::Database(e)
+}
+
+/// True when `s` is one or more ASCII digits.
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks a public number: `+` optional, then 1 to 20 digits.
+fn validate_number(n: &str) -> Result<()> {
+    let digits = n.strip_prefix('+').unwrap_or(n);
+    if is_digits(digits) && digits.len() <= 20 {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "number {n:?} is not valid: use an optional + and digits only (e.g. +31201234567)"
+        )))
+    }
+}
+
+/// Checks a free-text field (name, e-mail, contact, ...): bounded length, no
+/// control characters.
+fn validate_text(what: &str, value: &str, max: usize) -> Result<()> {
+    if value.len() > max {
+        return Err(StoreError::Invalid(format!(
+            "{what} is longer than {max} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "{what} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_checked() {
+        assert!(validate_number("+31201234567").is_ok());
+        assert!(validate_number("0201234567").is_ok());
+        assert!(validate_number("+").is_err());
+        assert!(validate_number("").is_err());
+        assert!(validate_number("+31 20").is_err());
+        assert!(validate_number("++31").is_err());
+    }
+
+    #[test]
+    fn text_is_checked() {
+        assert!(validate_text("name", "Anna de Vries", 10).is_err());
+        assert!(validate_text("name", "Anna", 10).is_ok());
+        assert!(validate_text("name", "An\nna", 10).is_err());
+    }
+}

@@ -77,3 +77,5 @@ pub struct Cdr {
     /// Final SIP status of the call (200 when answered).
     pub sip_code: i64,
 }
+
+pub mod resolve;
