@@ -203,6 +203,22 @@ pub fn keep_md5_challenges(datagram: &[u8]) -> Vec<u8> {
     (kept.join("\r\n") + rest).into_bytes()
 }
 
+/// The scenario without `<!-- -->` comments (which may name variables the
+/// scenario does not use; sipp refuses `-set` for those).
+fn strip_xml_comments(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("<!--") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find("-->") {
+            Some(j) => rest = &rest[i + j + 3..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One sipp invocation being prepared.
 pub struct Sipp {
     scenario: String,
@@ -225,6 +241,7 @@ impl Sipp {
         let path = scenario_dir().join(scenario);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read scenario {}: {e}", path.display()));
+        let text = strip_xml_comments(&text);
         let mut defaults = BTreeMap::new();
         defaults.insert("domain".to_string(), DEMO_DOMAIN.to_string());
         defaults.insert("expires".to_string(), "3600".to_string());

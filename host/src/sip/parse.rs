@@ -327,10 +327,11 @@ fn validate_headers(start: &StartLine, h: &Headers) -> Result<(), ParseError> {
         }
     }
     if let Some(mf) = h.get("Max-Forwards") {
+        // Leading zeros are allowed (RFC 4475 §3.1.1.1: "0068").
         let ok = !mf.is_empty()
-            && mf.len() <= 3
+            && mf.len() <= 10
             && mf.bytes().all(|b| b.is_ascii_digit())
-            && mf.parse::<u16>().map(|v| v <= 255).unwrap_or(false);
+            && mf.parse::<u32>().map(|v| v <= 255).unwrap_or(false);
         if !ok {
             return Err(bad("bad Max-Forwards", is_req));
         }

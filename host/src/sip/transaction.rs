@@ -159,7 +159,10 @@ impl ServerTx {
         }
         let peer = self.0.peer;
         let is_invite = self.0.request.method == "INVITE";
-        let key_2xx = (self.0.request.call_id().to_string(), self.0.request.cseq().0);
+        let key_2xx = (
+            self.0.request.call_id().to_string(),
+            self.0.request.cseq().0,
+        );
         if is_invite && (200..300).contains(&resp.status) {
             // Registered before sending, so that a fast ACK finds it.
             if let Ok(mut m) = ep.pending_2xx.lock() {
@@ -356,7 +359,12 @@ impl Endpoint {
                 let key = server_key(&req, "INVITE");
                 let existing = self.servers.lock().ok().and_then(|m| {
                     m.get(&key).cloned().or_else(|| {
-                        let k = self.invites_by_dialog.lock().ok()?.get(&dialog_key(&req)).cloned()?;
+                        let k = self
+                            .invites_by_dialog
+                            .lock()
+                            .ok()?
+                            .get(&dialog_key(&req))
+                            .cloned()?;
                         m.get(&k).cloned()
                     })
                 });

@@ -124,13 +124,15 @@ impl SipUri {
         if scheme_l != "sip" && scheme_l != "sips" {
             return err(format!("unsupported scheme {scheme}"));
         }
-        let (rest, headers) = match rest.split_once('?') {
-            Some((a, b)) => (a, Some(b.to_string())),
-            None => (rest, None),
-        };
+        // The user part may hold '?', ';' and '/' (RFC 3261 §25.1); headers
+        // may not hold an unescaped '@': split the user off first.
         let (userinfo, hostpart) = match rest.rfind('@') {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
             None => (None, rest),
+        };
+        let (hostpart, headers) = match hostpart.split_once('?') {
+            Some((a, b)) => (a, Some(b.to_string())),
+            None => (hostpart, None),
         };
         let user = match userinfo {
             Some(u) => {
@@ -332,6 +334,7 @@ impl NameAddr {
             }
             // addr-spec: header parameters follow the first ';'.
             let (uri, params) = after_display.split_once(';').unwrap_or((after_display, ""));
+            let uri = uri.trim();
             if uri.contains(char::is_whitespace) {
                 return err("whitespace in address");
             }
@@ -392,11 +395,36 @@ impl Via {
     /// Parses one via-parm.
     pub fn parse(s: &str) -> Result<Self, UriError> {
         let s = s.trim();
-        let (proto, rest) = s
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| UriError("Via without sent-by".into()))?;
-        let parts: Vec<&str> = proto.split('/').map(str::trim).collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+        // sent-protocol allows LWS around each '/' (RFC 3261 §25.1):
+        // "SIP / 2.0 / UDP host". Collect name, version and transport.
+        let mut parts: Vec<String> = Vec::new();
+        let mut slashes = 0;
+        let mut cur = String::new();
+        let mut rest = "";
+        for (i, c) in s.char_indices() {
+            if c == '/' {
+                slashes += 1;
+                parts.push(std::mem::take(&mut cur));
+                if slashes > 2 {
+                    return err("bad Via protocol");
+                }
+            } else if c.is_whitespace() {
+                if slashes == 2 && !cur.is_empty() {
+                    rest = &s[i..];
+                    break;
+                }
+            } else {
+                cur.push(c);
+            }
+        }
+        if slashes != 2 || rest.is_empty() {
+            return err("bad Via protocol");
+        }
+        parts.push(cur);
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(is_token_char))
+        {
             return err("bad Via protocol");
         }
         let rest = rest.trim();

@@ -170,7 +170,8 @@ struct Call {
     b_call_id: String,
     b_tag: String,
     b: Option<Dialog>,
-    sdp_version: u64,
+    /// Session id for an `o=` line we must build (peer sent none).
+    sdp_session: u64,
     cdr: Cdr,
     fork_rx: Option<mpsc::Receiver<(usize, Response)>>,
     winner: Option<usize>,
@@ -205,7 +206,7 @@ impl Call {
             b_call_id: format!("{}@centrale", random_token(20)),
             b_tag: random_token(10),
             b: None,
-            sdp_version: 1,
+            sdp_session: rand::random::<u32>().into(),
             cdr,
             fork_rx: None,
             winner: None,
@@ -235,15 +236,10 @@ impl Call {
         if let Some(addr) = sd.remote_audio() {
             bridge.set_remote(side, addr);
         }
-        let out_side = match side {
-            Side::A => Side::B,
-            Side::B => Side::A,
-        };
-        self.sdp_version += 1;
         Some(sd.rewrite_for_relay(
             self.sw.media.advertise_ip(),
-            bridge.port(out_side),
-            self.sdp_version,
+            bridge.port(side.other()),
+            self.sdp_session,
         ))
     }
 
@@ -491,7 +487,7 @@ impl Call {
                         }
                     }
                     if forks.iter().all(|f| f.done) && self.winner.is_none() {
-                        let (status, result) = best_failure(&failures, matches!(self.origin.user, None) || forks.len() == 1);
+                        let (status, result) = best_failure(&failures, self.origin.user.is_none() || forks.len() == 1);
                         self.reply_a(status, None, result);
                         return;
                     }

@@ -47,6 +47,11 @@ pub enum CallEvent {
     Stray2xx(Response, Peer),
 }
 
+/// (Call-ID, our tag): identifies one leg's dialog.
+type DialogKey = (String, String);
+/// Whether the dialog is the caller's leg, and the call's event channel.
+type DialogRoute = (bool, mpsc::Sender<CallEvent>);
+
 /// Everything a call needs from the host.
 pub struct Switch {
     pub endpoint: Arc<Endpoint>,
@@ -57,7 +62,7 @@ pub struct Switch {
     pub cfg: SwitchConfig,
     /// (Call-ID, our tag) → the call owning that dialog, and whether it is
     /// the caller's leg.
-    dialogs: Mutex<HashMap<(String, String), (bool, mpsc::Sender<CallEvent>)>>,
+    dialogs: Mutex<HashMap<DialogKey, DialogRoute>>,
     active_calls: std::sync::atomic::AtomicUsize,
 }
 
@@ -117,7 +122,7 @@ impl Switch {
         }
     }
 
-    fn dialog(&self, call_id: &str, tag: &str) -> Option<(bool, mpsc::Sender<CallEvent>)> {
+    fn dialog(&self, call_id: &str, tag: &str) -> Option<DialogRoute> {
         self.dialogs
             .lock()
             .ok()

@@ -1,0 +1,307 @@
+//! Calls as people experience them: the callee's phone rings and the two
+//! hear each other; busy, no answer, hang-up while ringing, nobody
+//! registered, wrong number; a user with two phones; the call list.
+
+use centrale_tests::rtp::{self, RtpPeer};
+use centrale_tests::{Pbx, Phone, SippRun, DEMO_DOMAIN};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// Registers `aor` at `phone` and starts `scenario` as its UAS there.
+fn callee(pbx: &Pbx, phone: &Phone, scenario: &str) -> centrale_tests::SippChild {
+    pbx.register(phone, "202", "202", "demo202");
+    let mut uas = pbx.sipp(scenario).phone(phone).spawn();
+    uas.wait_bound();
+    uas
+}
+
+/// 201 calls 202 with `scenario` (a uac_*.xml).
+fn call_from_201(pbx: &Pbx, scenario: &str, to: &str) -> SippRun {
+    let caller = pbx.phone();
+    pbx.sipp(scenario)
+        .phone(&caller)
+        .set("aor", "201")
+        .service(to)
+        .auth("201", "demo201")
+        .pause_ms(500)
+        .run()
+}
+
+#[test]
+fn call_201_to_202_carries_rtp_both_ways() {
+    let pbx = Pbx::start_demo();
+    let callee_phone = pbx.phone();
+    pbx.register(&callee_phone, "202", "202", "demo202");
+    let mut media_a = RtpPeer::bind(0xA0A0_0001);
+    let mut media_b = RtpPeer::bind(0xB0B0_0002);
+
+    let mut uas = pbx
+        .sipp("uas_answer.xml")
+        .phone(&callee_phone)
+        .set("rtp_port", media_b.port())
+        .spawn();
+    uas.wait_bound();
+    let caller_phone = pbx.phone();
+    let uac = pbx
+        .sipp("uac_call.xml")
+        .phone(&caller_phone)
+        .set("aor", "201")
+        .set("rtp_port", media_a.port())
+        .service("202")
+        .auth("201", "demo201")
+        .pause_ms(6000)
+        .spawn();
+
+    // Where the host wants each side's media: its SDP towards the callee
+    // (in the INVITE 202 received) and towards the caller (in the 200).
+    let invite = uas
+        .wait_received(Duration::from_secs(15), |m| m.is_request("INVITE"))
+        .expect("202 received the INVITE");
+    let host_b = invite.sdp_audio().expect("SDP in the INVITE to 202");
+    let ok = uac
+        .wait_received(Duration::from_secs(15), |m| {
+            m.is_response(200, "INVITE") && m.sdp_audio().is_some()
+        })
+        .expect("201 received a 200 with SDP");
+    let host_a = ok.sdp_audio().expect("SDP in the 200 to 201");
+    assert_eq!(host_a.ip().to_string(), "127.0.0.1", "{}", ok.raw);
+    assert_eq!(host_b.ip().to_string(), "127.0.0.1", "{}", invite.raw);
+    let (lo, hi) = pbx.rtp_ports();
+    for p in [host_a.port(), host_b.port()] {
+        assert!((lo..=hi).contains(&p), "relay port {p} outside {lo}-{hi}");
+    }
+    assert_ne!(host_a.port(), media_a.port(), "SDP must be rewritten");
+    assert_ne!(host_b.port(), media_b.port(), "SDP must be rewritten");
+
+    let ex = rtp::exchange(&mut media_a, host_a, &mut media_b, host_b, 50);
+    let a_to_b = ex.b_got(media_a.ssrc);
+    let b_to_a = ex.a_got(media_b.ssrc);
+    assert!(
+        a_to_b.len() >= 45,
+        "202 heard {} of 50 packets from 201",
+        a_to_b.len()
+    );
+    assert!(
+        b_to_a.len() >= 45,
+        "201 heard {} of 50 packets from 202",
+        b_to_a.len()
+    );
+    assert!(a_to_b.iter().chain(&b_to_a).all(|r| r.intact && r.payload_type == 0));
+    // Symmetric RTP: each side gets media from the port the host advertised.
+    assert!(a_to_b.iter().all(|r| r.from == host_b), "{:?}", a_to_b[0]);
+    assert!(b_to_a.iter().all(|r| r.from == host_a), "{:?}", b_to_a[0]);
+
+    let uac = uac.wait(WAIT);
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling 202");
+    pbx.check(&uas, "202 answering 201");
+    let bye = uas
+        .find_received(|m| m.is_request("BYE"))
+        .expect("202 got the BYE");
+    assert!(bye.header("Call-ID").is_some());
+}
+
+#[test]
+fn caller_media_follows_the_address_rtp_comes_from() {
+    // A caller behind NAT: its SDP names a port where nothing listens, its
+    // packets come from another. The host must send 202's audio to where
+    // 201's packets come from.
+    let pbx = Pbx::start_demo();
+    let callee_phone = pbx.phone();
+    pbx.register(&callee_phone, "202", "202", "demo202");
+    let mut media_a = RtpPeer::bind(0xA0A0_0003);
+    let mut media_b = RtpPeer::bind(0xB0B0_0004);
+    let dead_port = centrale_tests::free_port(false);
+
+    let mut uas = pbx
+        .sipp("uas_answer.xml")
+        .phone(&callee_phone)
+        .set("rtp_port", media_b.port())
+        .spawn();
+    uas.wait_bound();
+    let caller_phone = pbx.phone();
+    let uac = pbx
+        .sipp("uac_call.xml")
+        .phone(&caller_phone)
+        .set("aor", "201")
+        .set("rtp_port", dead_port)
+        .service("202")
+        .auth("201", "demo201")
+        .pause_ms(6000)
+        .spawn();
+    let host_b = uas
+        .wait_received(Duration::from_secs(15), |m| m.is_request("INVITE"))
+        .and_then(|m| m.sdp_audio())
+        .expect("INVITE with SDP at 202");
+    let host_a = uac
+        .wait_received(Duration::from_secs(15), |m| {
+            m.is_response(200, "INVITE") && m.sdp_audio().is_some()
+        })
+        .and_then(|m| m.sdp_audio())
+        .expect("200 with SDP at 201");
+
+    // 201 talks first, so the host learns its real address.
+    for _ in 0..5 {
+        media_a.send(host_a);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ex = rtp::exchange(&mut media_a, host_a, &mut media_b, host_b, 50);
+    let b_to_a = ex.a_got(media_b.ssrc);
+    assert!(
+        b_to_a.len() >= 45,
+        "201 (behind NAT) heard {} of 50 packets from 202",
+        b_to_a.len()
+    );
+    assert!(ex.b_got(media_a.ssrc).len() >= 45);
+
+    let uac = uac.wait(WAIT);
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling 202");
+    pbx.check(&uas, "202 answering 201");
+}
+
+#[test]
+fn answered_call_is_listed_in_the_call_records() {
+    let pbx = Pbx::start_demo();
+    let phone = pbx.phone();
+    let uas = callee(&pbx, &phone, "uas_answer.xml");
+    let uac = call_from_201(&pbx, "uac_call.xml", "202");
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling 202");
+    pbx.check(&uas, "202 answering");
+
+    let is_row = |l: &str| l.contains("201 -> 202") && l.contains("answered") && l.contains("200");
+    let cdr = pbx.wait_cdr(is_row);
+    assert!(
+        cdr.lines().any(is_row),
+        "`centrale cdr --tenant {DEMO_DOMAIN}` does not list the answered call:\n{cdr}"
+    );
+    // Its duration covers the 500 ms conversation.
+    let row = cdr.lines().find(|l| is_row(l)).unwrap();
+    let ms: i64 = row
+        .trim_end()
+        .strip_suffix(" ms")
+        .and_then(|r| r.rsplit('\t').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {row:?}"));
+    assert!(ms >= 500, "call lasted {ms} ms: {row}");
+}
+
+#[test]
+fn busy_callee_gives_486() {
+    let pbx = Pbx::start_demo();
+    let phone = pbx.phone();
+    let uas = callee(&pbx, &phone, "uas_busy.xml");
+    let uac = call_from_201(&pbx, "uac_expect_486.xml", "202");
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling busy 202");
+    pbx.check(&uas, "202 busy");
+    let is_row = |l: &str| l.contains("201 -> 202") && l.contains("busy") && l.contains("486");
+    let cdr = pbx.wait_cdr(is_row);
+    assert!(cdr.lines().any(is_row), "busy call not in the CDR:\n{cdr}");
+}
+
+#[test]
+fn unanswered_call_gives_480_after_the_ring_timeout() {
+    let pbx = Pbx::start_demo_with_ring_timeout(3);
+    let phone = pbx.phone();
+    let uas = callee(&pbx, &phone, "uas_ring_forever.xml");
+    let started = Instant::now();
+    let uac = call_from_201(&pbx, "uac_expect_480.xml", "202");
+    let rang = started.elapsed();
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling 202 who does not answer");
+    pbx.check(&uas, "202 ringing until cancelled");
+    assert!(
+        rang >= Duration::from_millis(2500) && rang < Duration::from_secs(15),
+        "the caller got 480 after {rang:?}, ring timeout 3 s"
+    );
+    assert!(uas.find_received(|m| m.is_request("CANCEL")).is_some());
+}
+
+#[test]
+fn caller_hanging_up_while_ringing_gives_487_and_stops_the_ringing() {
+    let pbx = Pbx::start_demo();
+    let phone = pbx.phone();
+    let uas = callee(&pbx, &phone, "uas_ring_forever.xml");
+    let uac = call_from_201(&pbx, "uac_cancel.xml", "202");
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 cancelling its call to 202");
+    pbx.check(&uas, "202 ringing until cancelled");
+    let cancel = uas
+        .find_received(|m| m.is_request("CANCEL"))
+        .expect("202 got a CANCEL");
+    // Not "completed elsewhere": nobody answered.
+    assert!(
+        !cancel
+            .header("Reason")
+            .unwrap_or("")
+            .contains("Call completed elsewhere"),
+        "{}",
+        cancel.raw
+    );
+}
+
+#[test]
+fn calling_a_user_without_registered_phone_gives_480() {
+    let pbx = Pbx::start_demo();
+    let uac = call_from_201(&pbx, "uac_expect_480.xml", "203");
+    pbx.check(&uac, "201 calling unregistered 203");
+}
+
+#[test]
+fn calling_an_unknown_extension_gives_404() {
+    let pbx = Pbx::start_demo();
+    let uac = call_from_201(&pbx, "uac_expect_404.xml", "299");
+    pbx.check(&uac, "201 calling unknown 299");
+}
+
+#[test]
+fn user_with_two_phones_rings_both_and_the_other_is_cancelled_as_completed_elsewhere() {
+    let pbx = Pbx::start_demo();
+    pbx.cli(&[
+        "device",
+        "add",
+        "--tenant",
+        DEMO_DOMAIN,
+        "--extension",
+        "202",
+        "--username",
+        "202-soft",
+        "--password",
+        "demo202soft",
+    ])
+    .assert_success("device add");
+
+    let desk = pbx.phone();
+    let soft = pbx.phone();
+    pbx.register(&desk, "202", "202", "demo202");
+    pbx.register(&soft, "202", "202-soft", "demo202soft");
+
+    let mut answering = pbx.sipp("uas_answer.xml").phone(&desk).spawn();
+    answering.wait_bound();
+    let mut ringing = pbx.sipp("uas_ring_forever.xml").phone(&soft).spawn();
+    ringing.wait_bound();
+
+    let uac = call_from_201(&pbx, "uac_call.xml", "202");
+    let answering = answering.wait(WAIT);
+    let ringing = ringing.wait(WAIT);
+    pbx.check(&uac, "201 calling 202 (two phones)");
+    pbx.check(&answering, "202's desk phone answering");
+    pbx.check(&ringing, "202's softphone ringing until cancelled");
+
+    assert!(ringing.find_received(|m| m.is_request("INVITE")).is_some());
+    let cancel = ringing
+        .find_received(|m| m.is_request("CANCEL"))
+        .expect("the softphone got a CANCEL");
+    let reason = cancel
+        .header("Reason")
+        .unwrap_or_else(|| panic!("CANCEL without Reason:\n{}", cancel.raw));
+    assert!(
+        reason.contains("SIP")
+            && reason.contains("cause=200")
+            && reason.contains("Call completed elsewhere"),
+        "Reason: {reason}"
+    );
+}
