@@ -6,7 +6,9 @@
 #   (b) Centrale as a media-anchoring B2BUA (`centrale demo`, digest auth,
 #       registrar lookup, RTP relay set up per call, CDR written per call),
 # both between the same sipp uac (bench/uac.xml) and uas (bench/uas.xml), with
-# the same hold time, on 127.0.0.1 only. Appends both figures, their ratio and
+# the same hold time, on 127.0.0.1 only. The uac talks to either server
+# through the same tiny relay (bench/authrelay.rs), which lets sipp 3.6.1
+# answer Centrale's SHA-256 + MD5 challenge (see there). Appends both figures, their ratio and
 # the command lines to bench/README.md. A benchmark, not a test: it does not
 # fail when a figure is low, only when the rig cannot run.
 #
@@ -43,6 +45,8 @@ IP=127.0.0.1
 KAM_PORT=25070
 CEN_PORT=25080
 UAC_PORT=25061
+RELAY_PORT=25062
+REG_PORT=25063
 UAS_PORT=25090
 UAC_MP=26000
 UAS_MP=26100
@@ -137,7 +141,11 @@ if [ "$ONLY" != kamailio ]; then
     [ -x "$CENTRALE_BIN" ] || die "no Centrale binary at $CENTRALE_BIN"
 fi
 
-for p in $KAM_PORT $CEN_PORT $UAC_PORT $UAS_PORT $UAC_MP $UAS_MP $UAC_CP $UAS_CP; do
+RELAY="$WORK/authrelay"
+rustc -O --edition 2021 "$BENCH/authrelay.rs" -o "$RELAY" >"$WORK/authrelay-build.log" 2>&1 ||
+    { cat "$WORK/authrelay-build.log" >&2; die "rustc bench/authrelay.rs failed"; }
+
+for p in $KAM_PORT $CEN_PORT $UAC_PORT $RELAY_PORT $REG_PORT $UAS_PORT $UAC_MP $UAS_MP $REG_MP $UAC_CP $UAS_CP $REG_CP; do
     port_free "$p" || die "UDP port $p is in use"
 done
 
@@ -200,6 +208,19 @@ run_step() {
     [ -n "$stats" ] || stats="0 0 0 0"
     local out ok ko ach verdict=FAIL why=""
     read -r out ok ko ach <<<"$stats"
+    # sipp stopped early with no failure: killed from outside (e.g. by a
+    # signal); not a verdict on the server, so the step is run again once.
+    if [ "$rc" -eq 0 ] && [ "$ko" -eq 0 ] && [ "$ok" -lt "$calls" ] && [ "${RETRIED:-}" != "$STEP_NO" ]; then
+        log "$sys: sipp stopped early without a failure (signal?): running rate $rate again"
+        RETRIED=$STEP_NO
+        mv "$base.screen" "$base.interrupted.screen"
+        mv "$base.csv" "$base.interrupted.csv" 2>/dev/null
+        STEP_NO=$((STEP_NO - 1))
+        kill -0 "$UAS_PID" 2>/dev/null || { stop_uas; start_uas "$sys-restart"; }
+        sleep "$COOLDOWN_FAIL"
+        run_step "$@"
+        return
+    fi
     if [ "$rc" -ne 0 ]; then why="sipp exit $rc"; fi
     if [ "$ko" -ne 0 ]; then why="${why:+$why, }$ko failed"; fi
     if [ "$ok" -ne "$calls" ]; then why="${why:+$why, }$ok/$calls successful"; fi
@@ -264,9 +285,12 @@ if [ "$ONLY" != centrale ]; then
     log "Kamailio: $("$KAMAILIO" -v 2>/dev/null | head -1)"
     start_bg KAM_PID "$WORK/kamailio.log" "${KAM_CMD[@]}"
     wait_udp "$KAM_PORT" "$KAM_PID" || { cat "$WORK/kamailio.log" >&2; die "kamailio did not start"; }
+    start_bg RELAY_PID "$WORK/kamailio-relay.log" "$RELAY" "$IP:$RELAY_PORT" "$IP:$KAM_PORT"
+    wait_udp "$RELAY_PORT" "$RELAY_PID" || die "authrelay did not start"
     start_uas kamailio
-    search kamailio "$IP:$KAM_PORT" "$KAM_PID"
+    search kamailio "$IP:$RELAY_PORT" "$KAM_PID"
     stop_uas
+    stop_pid "$RELAY_PID"
     stop_pid "$KAM_PID"
     log "Kamailio: highest rate with 0 failed calls: $BEST_kamailio/s"
 fi
@@ -275,20 +299,31 @@ fi
 CEN_DATA="$WORK/centrale-data"
 CEN_CMD=("${CENTRALE_BIN:-centrale}" --log warn demo --data "$CEN_DATA" --sip-listen "$IP:$CEN_PORT"
     --rtp-ports "$RTP_PORTS" --advertise "$IP" --ring-timeout 30)
-REG_CMD=("$SIPP" "$IP:$CEN_PORT" -sf "$BENCH/register.xml" -i "$IP" -p "$UAS_PORT"
+# The callee registers through a relay bound on the uas's port, so that
+# Centrale records that port as the callee's address.
+REG_RELAY_CMD=("$RELAY" "$IP:$UAS_PORT" "$IP:$CEN_PORT")
+REG_CMD=("$SIPP" "$IP:$UAS_PORT" -sf "$BENCH/register.xml" -i "$IP" -p "$REG_PORT"
     -mp "$REG_MP" -cp "$REG_CP" -nostdin -s "$CALLEE" -au "$CALLEE" -ap "$CALLEE_PASS"
-    -key domain "$DOMAIN" -m 1 -timeout 10s -timeout_error -trace_err)
+    -key domain "$DOMAIN" -key contact "$IP:$UAS_PORT" -m 1 -timeout 10s -timeout_error -trace_err)
+CEN_RELAY_CMD=("$RELAY" "$IP:$RELAY_PORT" "$IP:$CEN_PORT")
 if [ "$ONLY" != kamailio ]; then
     log "Centrale: $("$CENTRALE_BIN" --version 2>/dev/null)"
     start_bg CEN_PID "$WORK/centrale.log" "${CEN_CMD[@]}"
     wait_udp "$CEN_PORT" "$CEN_PID" || { cat "$WORK/centrale.log" >&2; die "centrale did not start"; }
     # The callee registers from the uas's port, then the uas takes the port.
+    start_bg REG_RELAY_PID "$WORK/register-relay.log" "${REG_RELAY_CMD[@]}"
+    wait_udp "$UAS_PORT" "$REG_RELAY_PID" || die "authrelay did not start"
     "${REG_CMD[@]}" -error_file "$WORK/register-errors.log" >"$WORK/register.screen" 2>&1 </dev/null ||
-        { tail -40 "$WORK/register-errors.log" >&2; die "REGISTER of $CALLEE to Centrale failed"; }
+        { tail -40 "$WORK/register-errors.log" >&2; tail -30 "$WORK/centrale.log" >&2
+          die "REGISTER of $CALLEE to Centrale failed"; }
+    stop_pid "$REG_RELAY_PID"
     for _ in $(seq 50); do port_free "$UAS_PORT" && break; sleep 0.1; done
+    start_bg RELAY_PID "$WORK/centrale-relay.log" "${CEN_RELAY_CMD[@]}"
+    wait_udp "$RELAY_PORT" "$RELAY_PID" || die "authrelay did not start"
     start_uas centrale
-    search centrale "$IP:$CEN_PORT" "$CEN_PID"
+    search centrale "$IP:$RELAY_PORT" "$CEN_PID"
     stop_uas
+    stop_pid "$RELAY_PID"
     stop_pid "$CEN_PID"
     log "Centrale: highest rate with 0 failed calls: $BEST_centrale/s"
 fi
@@ -304,7 +339,7 @@ rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD -- host sdk wit 2>/dev/null || rev="$rev + uncommitted changes"
 bound() { [ "$1" -gt 0 ] && echo "$1" || echo "not reached (≤ $MAX_RATE)"; }
 quote() { local a out=""; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
-uac_cmd "127.0.0.1:PORT" RATE CALLS TIMEOUT uac.csv uac-errors.log
+uac_cmd "$IP:$RELAY_PORT" RATE CALLS TIMEOUT uac.csv uac-errors.log
 UAC_LINE=$(quote "${UAC_CMD[@]}" | sed "s#$ROOT/##g; s#$WORK/##g")
 rel() { quote "$@" | sed "s#$ROOT/##g; s#$WORK/##g"; }
 
@@ -333,12 +368,19 @@ rel() { quote "$@" | sed "s#$ROOT/##g; s#$WORK/##g"; }
     echo "| --- | --- | --- | --- | --- | --- |"
     printf '%s\n' "${STEPS_centrale[@]}"
     echo
-    echo "Command lines (PORT: $KAM_PORT for Kamailio, $CEN_PORT for Centrale; RATE and CALLS per step, TIMEOUT = CALLS/RATE + hold + 30 s):"
+    echo "Command lines (RATE and CALLS per step, TIMEOUT = CALLS/RATE + hold + 30 s; the uac sends to the relay on $RELAY_PORT, which forwards to Kamailio on $KAM_PORT, then to Centrale on $CEN_PORT):"
     echo
     echo '```'
+    echo "rustc -O --edition 2021 bench/authrelay.rs -o authrelay"
+    echo "# (a) Kamailio"
     echo "$(rel "${KAM_CMD[@]}")"
+    echo "$(rel "$RELAY" "$IP:$RELAY_PORT" "$IP:$KAM_PORT")"
+    echo "# (b) Centrale, then the callee's registration from the uas port"
     echo "$(rel "${CEN_CMD[@]}")"
+    echo "$(rel "${REG_RELAY_CMD[@]}")"
     echo "$(rel "${REG_CMD[@]}")"
+    echo "$(rel "${CEN_RELAY_CMD[@]}")"
+    echo "# both: uas, then uac per step"
     echo "$(rel "${UAS_CMD[@]}")"
     echo "$UAC_LINE"
     echo '```'

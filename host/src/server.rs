@@ -88,6 +88,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             max_call: Duration::from_secs(cfg.sip.max_call_secs),
             trunk,
         },
+        None,
     );
     tokio::spawn(endpoint.run(queue_rx, Arc::new(SwitchHandler(switch.clone()))));
     // Expired bindings are ignored by lookups; this only keeps the table small.

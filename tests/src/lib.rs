@@ -228,6 +228,7 @@ impl Pbx {
             .arg("--ring-timeout")
             .arg(self.ring_timeout.to_string())
             .env_remove("CENTRALE_DATABASE")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2))
@@ -335,6 +336,11 @@ impl Pbx {
     /// A SIP port for a sipp user agent (see [`Phone`]).
     pub fn phone(&self) -> Phone {
         Phone::new(self.sip_addr())
+    }
+
+    /// A SIP port whose packets reach the host through a NAT-like relay.
+    pub fn phone_behind_nat(&self) -> Phone {
+        Phone::behind_nat(self.sip_addr())
     }
 
     /// sipp with `scenario` aimed at this host.

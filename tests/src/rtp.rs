@@ -109,7 +109,13 @@ impl Exchange {
 
 /// A sends `n` packets to `a_to` while B sends `n` to `b_to`, one pair every
 /// 20 ms, then both keep listening for 500 ms.
-pub fn exchange(a: &mut RtpPeer, a_to: SocketAddr, b: &mut RtpPeer, b_to: SocketAddr, n: usize) -> Exchange {
+pub fn exchange(
+    a: &mut RtpPeer,
+    a_to: SocketAddr,
+    b: &mut RtpPeer,
+    b_to: SocketAddr,
+    n: usize,
+) -> Exchange {
     let mut ex = Exchange::default();
     for _ in 0..n {
         a.send(a_to);

@@ -380,10 +380,7 @@ pub fn authorization(
         .map(|q| q.split(',').any(|x| x.trim() == "auth"))
         .unwrap_or(false);
     let mut v = if qop_auth {
-        let resp = digest_hash(
-            alg,
-            &format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", ch.nonce),
-        );
+        let resp = digest_hash(alg, &format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", ch.nonce));
         format!(
             "Digest username=\"{username}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", \
              response=\"{resp}\", algorithm={alg}, qop=auth, nc={nc}, cnonce=\"{cnonce}\"",
@@ -554,7 +551,10 @@ mod tests {
             &format!("{ha1}:{}:00000001:0a4f113b:auth:{ha2}", ch.nonce),
         );
         assert_eq!(resp, "6629fae49393a05397450978507c4ef1");
-        assert_eq!(ch.opaque.as_deref(), Some("5ccc069c403ebaf9f0171e9517f40e41"));
+        assert_eq!(
+            ch.opaque.as_deref(),
+            Some("5ccc069c403ebaf9f0171e9517f40e41")
+        );
     }
 
     #[test]

@@ -6,8 +6,7 @@
 //! call of the scenario succeeded.
 //!
 //! A [`Phone`] is a SIP port a sipp user agent lives on across several sipp
-//! runs (REGISTER, then a UAS on the same port). With sipp older than 3.7 it
-//! also carries a small relay, see [`Phone`].
+//! runs (REGISTER, then a UAS on the same port), optionally behind a NAT.
 
 use crate::sip::SipMessage;
 use crate::{free_port, DEMO_DOMAIN};
@@ -40,7 +39,11 @@ pub fn sipp_version() -> (u32, u32, u32) {
             .take(3)
             .map(|s| s.parse().unwrap_or(0))
             .collect();
-        Ok((nums[0], *nums.get(1).unwrap_or(&0), *nums.get(2).unwrap_or(&0)))
+        Ok((
+            nums[0],
+            *nums.get(1).unwrap_or(&0),
+            *nums.get(2).unwrap_or(&0),
+        ))
     });
     match v {
         Ok(v) => *v,
@@ -52,18 +55,6 @@ pub fn sipp_version() -> (u32, u32, u32) {
     }
 }
 
-/// Whether sipp's signalling goes through the challenge-filtering relay:
-/// `CENTRALE_TEST_SIPP_RELAY=1`/`0` forces it, otherwise it is used with
-/// sipp < 3.7 (whose `[authentication]` takes the first challenge's
-/// algorithm and supports only MD5).
-pub fn use_relay() -> bool {
-    match std::env::var("CENTRALE_TEST_SIPP_RELAY").as_deref() {
-        Ok("1") => true,
-        Ok("0") => false,
-        _ => sipp_version() < (3, 7, 0),
-    }
-}
-
 /// The scenario directory.
 pub fn scenario_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
@@ -72,13 +63,9 @@ pub fn scenario_dir() -> PathBuf {
 /// A SIP port (UDP, 127.0.0.1) for sipp user agents, kept across sipp runs
 /// so that a UAS can be started on the port an earlier REGISTER bound.
 ///
-/// sipp 3.6.1 (Debian 12) cannot answer the host's double challenge
-/// (SHA-256 first, then MD5): it concatenates both `WWW-Authenticate`
-/// headers and uses the first `algorithm=`, which it does not support. When
-/// [`use_relay`] says so, the phone talks to the host through a relay
-/// socket that passes every datagram unchanged except that it removes the
-/// non-MD5 challenges from 401/407 responses. The host then sees the relay
-/// as the phone's source address (like a NAT), which it must and does use.
+/// A phone [`Phone::behind_nat`] talks to the host through a relay socket
+/// that passes every datagram unchanged, like a NAT: the host sees the relay
+/// as the source address, while the Contact names sipp's own port.
 pub struct Phone {
     /// sipp's `-p`.
     pub port: u16,
@@ -87,26 +74,28 @@ pub struct Phone {
 }
 
 impl Phone {
-    /// A phone talking to the host at `pbx`.
+    /// A phone talking to the host at `pbx` directly.
     pub fn new(pbx: SocketAddr) -> Self {
-        let port = free_port(false);
-        if use_relay() {
-            let relay = Relay::start(port, pbx);
-            Phone {
-                port,
-                target: relay.addr,
-                relay: Some(relay),
-            }
-        } else {
-            Phone {
-                port,
-                target: pbx,
-                relay: None,
-            }
+        Phone {
+            port: free_port(false),
+            target: pbx,
+            relay: None,
         }
     }
 
-    /// Where sipp sends its requests (the host, or the relay).
+    /// A phone whose packets reach the host at `pbx` from another address
+    /// than its Contact says.
+    pub fn behind_nat(pbx: SocketAddr) -> Self {
+        let port = free_port(false);
+        let relay = Relay::start(port, pbx);
+        Phone {
+            port,
+            target: relay.addr,
+            relay: Some(relay),
+        }
+    }
+
+    /// Where sipp sends its requests (the host, or the NAT relay).
     pub fn target(&self) -> SocketAddr {
         self.target
     }
@@ -144,8 +133,7 @@ impl Relay {
                 if from == phone {
                     let _ = sock.send_to(&buf[..n], pbx);
                 } else if from == pbx {
-                    let out = keep_md5_challenges(&buf[..n]);
-                    let _ = sock.send_to(&out, phone);
+                    let _ = sock.send_to(&buf[..n], phone);
                 }
             }
         });
@@ -164,43 +152,6 @@ impl Drop for Relay {
             let _ = t.join();
         }
     }
-}
-
-/// Removes the `WWW-Authenticate`/`Proxy-Authenticate` headers of a 401 or
-/// 407 whose algorithm is not MD5, when an MD5 one remains.
-pub fn keep_md5_challenges(datagram: &[u8]) -> Vec<u8> {
-    let is_challenge =
-        datagram.starts_with(b"SIP/2.0 401 ") || datagram.starts_with(b"SIP/2.0 407 ");
-    let Ok(text) = std::str::from_utf8(datagram) else {
-        return datagram.to_vec();
-    };
-    if !is_challenge {
-        return datagram.to_vec();
-    }
-    let (head, rest) = match text.find("\r\n\r\n") {
-        Some(i) => (&text[..i], &text[i..]),
-        None => return datagram.to_vec(),
-    };
-    let is_auth = |l: &str| {
-        let n = l.split(':').next().unwrap_or("").trim();
-        n.eq_ignore_ascii_case("WWW-Authenticate") || n.eq_ignore_ascii_case("Proxy-Authenticate")
-    };
-    let is_md5 = |l: &str| {
-        let low = l.to_ascii_lowercase();
-        match low.find("algorithm=") {
-            Some(i) => low[i + 10..].trim_start_matches('"').starts_with("md5"),
-            None => true,
-        }
-    };
-    let lines: Vec<&str> = head.split("\r\n").collect();
-    if !lines.iter().any(|l| is_auth(l) && is_md5(l)) {
-        return datagram.to_vec();
-    }
-    let kept: Vec<&str> = lines
-        .into_iter()
-        .filter(|l| !is_auth(l) || is_md5(l))
-        .collect();
-    (kept.join("\r\n") + rest).into_bytes()
 }
 
 /// The scenario without `<!-- -->` comments (which may name variables the
@@ -227,6 +178,7 @@ pub struct Sipp {
     port: Option<u16>,
     service: Option<String>,
     auth: Option<(String, String)>,
+    auth_uri: Option<String>,
     vars: BTreeMap<String, String>,
     defaults: BTreeMap<String, String>,
     pause_ms: Option<u64>,
@@ -254,6 +206,7 @@ impl Sipp {
             port: None,
             service: None,
             auth: None,
+            auth_uri: None,
             vars: BTreeMap::new(),
             defaults,
             pause_ms: None,
@@ -284,6 +237,15 @@ impl Sipp {
     /// `-au`/`-ap`: digest credentials for `[authentication]`.
     pub fn auth(mut self, user: &str, password: &str) -> Self {
         self.auth = Some((user.to_string(), password.to_string()));
+        self
+    }
+
+    /// `-auth_uri`: the digest `uri` (without `sip:`). sipp 3.6 otherwise
+    /// uses `sip:<remote ip>:<remote port>`, which is not the Request-URI;
+    /// by default the harness passes the scenario's Request-URI:
+    /// `[service]@[$domain]` when a service is set, else `[$domain]`.
+    pub fn auth_uri(mut self, uri: &str) -> Self {
+        self.auth_uri = Some(uri.to_string());
         self
     }
 
@@ -346,6 +308,20 @@ impl Sipp {
         }
         if let Some((u, p)) = &self.auth {
             cmd.arg("-au").arg(u).arg("-ap").arg(p);
+            let domain = self
+                .vars
+                .get("domain")
+                .or_else(|| self.defaults.get("domain"))
+                .cloned()
+                .unwrap_or_default();
+            let uri = self
+                .auth_uri
+                .clone()
+                .unwrap_or_else(|| match &self.service {
+                    Some(s) => format!("{s}@{domain}"),
+                    None => domain,
+                });
+            cmd.arg("-auth_uri").arg(uri);
         }
         if let Some(d) = self.pause_ms {
             cmd.arg("-d").arg(d.to_string());
@@ -600,7 +576,7 @@ impl SippRun {
             self.received_summary(),
             tail(&self.errors, 3000),
             tail(&self.stderr, 2000),
-            tail(&self.messages, 6000),
+            tail(&self.messages, 40000),
         )
     }
 
@@ -613,20 +589,6 @@ impl SippRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relay_keeps_only_md5_challenges() {
-        let resp = "SIP/2.0 401 Unauthorized\r\nVia: x\r\n\
-                    WWW-Authenticate: Digest realm=\"r\", nonce=\"a\", algorithm=SHA-256, qop=\"auth\"\r\n\
-                    WWW-Authenticate: Digest realm=\"r\", nonce=\"b\", algorithm=MD5, qop=\"auth\"\r\n\
-                    Content-Length: 0\r\n\r\n";
-        let out = String::from_utf8(keep_md5_challenges(resp.as_bytes())).unwrap();
-        assert!(!out.contains("SHA-256"));
-        assert!(out.contains("nonce=\"b\""));
-        assert!(out.ends_with("Content-Length: 0\r\n\r\n"));
-        let ok = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(keep_md5_challenges(ok.as_bytes()), ok.as_bytes());
-    }
 
     #[test]
     fn parses_a_message_trace() {

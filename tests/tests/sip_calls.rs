@@ -28,6 +28,22 @@ fn call_from_201(pbx: &Pbx, scenario: &str, to: &str) -> SippRun {
         .run()
 }
 
+/// The caller got the failure `code` once: the host's INVITE server
+/// transaction took the caller's ACK and stopped retransmitting.
+fn assert_final_once(run: &SippRun, code: u16) {
+    let n = run
+        .received()
+        .iter()
+        .filter(|m| m.is_response(code, "INVITE"))
+        .count();
+    assert_eq!(
+        n,
+        1,
+        "the caller received {code} {n} times (ACK not matched?): {:?}",
+        run.received_summary()
+    );
+}
+
 #[test]
 fn call_201_to_202_carries_rtp_both_ways() {
     let pbx = Pbx::start_demo();
@@ -87,7 +103,10 @@ fn call_201_to_202_carries_rtp_both_ways() {
         "201 heard {} of 50 packets from 202",
         b_to_a.len()
     );
-    assert!(a_to_b.iter().chain(&b_to_a).all(|r| r.intact && r.payload_type == 0));
+    assert!(a_to_b
+        .iter()
+        .chain(&b_to_a)
+        .all(|r| r.intact && r.payload_type == 0));
     // Symmetric RTP: each side gets media from the port the host advertised.
     assert!(a_to_b.iter().all(|r| r.from == host_b), "{:?}", a_to_b[0]);
     assert!(b_to_a.iter().all(|r| r.from == host_a), "{:?}", b_to_a[0]);
@@ -196,6 +215,7 @@ fn busy_callee_gives_486() {
     let uac = call_from_201(&pbx, "uac_expect_486.xml", "202");
     let uas = uas.wait(WAIT);
     pbx.check(&uac, "201 calling busy 202");
+    assert_final_once(&uac, 486);
     pbx.check(&uas, "202 busy");
     let is_row = |l: &str| l.contains("201 -> 202") && l.contains("busy") && l.contains("486");
     let cdr = pbx.wait_cdr(is_row);
@@ -212,6 +232,7 @@ fn unanswered_call_gives_480_after_the_ring_timeout() {
     let rang = started.elapsed();
     let uas = uas.wait(WAIT);
     pbx.check(&uac, "201 calling 202 who does not answer");
+    assert_final_once(&uac, 480);
     pbx.check(&uas, "202 ringing until cancelled");
     assert!(
         rang >= Duration::from_millis(2500) && rang < Duration::from_secs(15),
@@ -228,6 +249,7 @@ fn caller_hanging_up_while_ringing_gives_487_and_stops_the_ringing() {
     let uac = call_from_201(&pbx, "uac_cancel.xml", "202");
     let uas = uas.wait(WAIT);
     pbx.check(&uac, "201 cancelling its call to 202");
+    assert_final_once(&uac, 487);
     pbx.check(&uas, "202 ringing until cancelled");
     let cancel = uas
         .find_received(|m| m.is_request("CANCEL"))
@@ -248,6 +270,7 @@ fn calling_a_user_without_registered_phone_gives_480() {
     let pbx = Pbx::start_demo();
     let uac = call_from_201(&pbx, "uac_expect_480.xml", "203");
     pbx.check(&uac, "201 calling unregistered 203");
+    assert_final_once(&uac, 480);
 }
 
 #[test]
@@ -255,6 +278,7 @@ fn calling_an_unknown_extension_gives_404() {
     let pbx = Pbx::start_demo();
     let uac = call_from_201(&pbx, "uac_expect_404.xml", "299");
     pbx.check(&uac, "201 calling unknown 299");
+    assert_final_once(&uac, 404);
 }
 
 #[test]
@@ -304,4 +328,21 @@ fn user_with_two_phones_rings_both_and_the_other_is_cancelled_as_completed_elsew
             && reason.contains("Call completed elsewhere"),
         "Reason: {reason}"
     );
+}
+
+#[test]
+fn callee_behind_nat_is_reached_at_the_address_its_register_came_from() {
+    // The REGISTER's Contact names sipp's own port, but its packets reach
+    // the host from the relay's port: the host must send the INVITE (and
+    // the BYE) where the REGISTER came from, or the phone never rings.
+    let pbx = Pbx::start_demo();
+    let phone = pbx.phone_behind_nat();
+    assert_ne!(phone.source().port(), phone.port);
+    pbx.register(&phone, "202", "202", "demo202");
+    let mut uas = pbx.sipp("uas_answer.xml").phone(&phone).spawn();
+    uas.wait_bound();
+    let uac = call_from_201(&pbx, "uac_call.xml", "202");
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling 202 behind NAT");
+    pbx.check(&uas, "202 behind NAT answering");
 }

@@ -18,18 +18,32 @@ use super::{Backend, Result, Store, StoreError};
 /// checksums), so the folders can be switched to that macro once the sqlx
 /// `macros`/`derive` feature is enabled. A unit test checks that every file of
 /// the folders is listed here.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "plugins",
+        include_str!("../../migrations/sqlite/0002_plugins.sql"),
+    ),
+];
 
 /// See [`SQLITE_MIGRATIONS`].
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "plugins",
+        include_str!("../../migrations/postgres/0002_plugins.sql"),
+    ),
+];
 
 /// How long a SQLite connection waits for a lock held by another connection.
 const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;

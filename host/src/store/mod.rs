@@ -15,9 +15,17 @@
 mod cdrs;
 mod connect;
 mod devices;
+mod kv;
+mod licences;
+mod plugins;
 mod registrations;
+mod schedules;
 mod tenants;
 mod users;
+
+pub use kv::{KvError, MAX_KEYS_PER_SCOPE, MAX_KEY_BYTES, MAX_VALUE_BYTES};
+pub use licences::MAX_SETTINGS_BYTES;
+pub use plugins::MAX_COMPONENT_BYTES;
 
 use sqlx::error::ErrorKind;
 use sqlx::AnyPool;

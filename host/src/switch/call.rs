@@ -1,45 +1,40 @@
 //! One call through the B2BUA, from the caller's INVITE to the CDR:
-//! authenticate the caller, resolve tenant and callee, fork to every
-//! registered contact (or the trunk), relay progress, keep the first answer
-//! and CANCEL the rest, anchor media, relay re-INVITE/INFO/BYE, write the CDR.
+//! authenticate the caller, resolve tenant and callee, run the callee's
+//! feature hooks (forwarding, rejection, busy treatment), ring (see
+//! [`super::fork`]), talk (see [`super::incall`]), write the CDR.
 
 use super::dialog::Dialog;
-use super::{CallEvent, Switch, ALLOW};
+use super::fork::RingOutcome;
+use super::pipeline::{DiversionReason, DiversionStep, HookDecision, HookPoint, MAX_DIVERSIONS};
+use super::{CallEvent, Switch};
 use crate::media::{sdp, Bridge, Side};
 use crate::sip::auth::AuthOutcome;
 use crate::sip::message::random_token;
-use crate::sip::transaction::ClientTx;
 use crate::sip::uri::{NameAddr, SipUri};
-use crate::sip::{Peer, Request, Response, ServerTx, Transport};
+use crate::sip::{Response, ServerTx, Transport};
 use crate::tenancy::resolve::{resolve_callee, Destination};
 use crate::tenancy::{Cdr, Tenant, User};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 /// Who is calling.
-struct Origin {
-    tenant: Tenant,
+pub(super) struct Origin {
+    pub(super) tenant: Tenant,
     /// The calling user (None for calls from the trunk).
-    user: Option<User>,
+    pub(super) user: Option<User>,
     /// Caller identity for the CDR and the B-leg From.
-    caller_id: String,
-    display: String,
+    pub(super) caller_id: String,
+    pub(super) display: String,
 }
 
 /// Where the B-legs go.
-enum Target {
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    /// Every registered device of a user.
     Users(User),
+    /// An outside number, through the trunk.
     Trunk(String),
-}
-
-struct Fork {
-    peer: Peer,
-    req: Request,
-    canceller: crate::sip::transaction::Canceller,
-    done: bool,
-    auth_retried: bool,
 }
 
 struct ActiveGuard(Arc<Switch>);
@@ -158,23 +153,26 @@ async fn lookup_did(sw: &Switch, dialled: &str) -> Option<(Tenant, User)> {
     sw.store.user_by_number(&alt).await.ok().flatten()
 }
 
-struct Call {
-    sw: Arc<Switch>,
-    a_tx: ServerTx,
-    a_tag: String,
-    a: Dialog,
-    origin: Origin,
-    events: mpsc::Receiver<CallEvent>,
-    events_tx: mpsc::Sender<CallEvent>,
-    bridge: Option<Bridge>,
-    b_call_id: String,
-    b_tag: String,
-    b: Option<Dialog>,
+pub(super) struct Call {
+    pub(super) sw: Arc<Switch>,
+    pub(super) a_tx: ServerTx,
+    pub(super) a_tag: String,
+    pub(super) a: Dialog,
+    pub(super) origin: Origin,
+    pub(super) events: mpsc::Receiver<CallEvent>,
+    pub(super) events_tx: mpsc::Sender<CallEvent>,
+    pub(super) bridge: Option<Bridge>,
+    pub(super) b_call_id: String,
+    pub(super) b_tag: String,
+    pub(super) b: Option<Dialog>,
     /// Session id for an `o=` line we must build (peer sent none).
-    sdp_session: u64,
-    cdr: Cdr,
-    fork_rx: Option<mpsc::Receiver<(usize, Response)>>,
-    winner: Option<usize>,
+    pub(super) sdp_session: u64,
+    pub(super) cdr: Cdr,
+    pub(super) winner: Option<usize>,
+    /// Diversions applied so far, oldest first.
+    pub(super) diversions: Vec<DiversionStep>,
+    /// The user the call was last routed to.
+    pub(super) callee: Option<User>,
 }
 
 impl Call {
@@ -208,12 +206,13 @@ impl Call {
             b: None,
             sdp_session: rand::random::<u32>().into(),
             cdr,
-            fork_rx: None,
+            diversions: Vec::new(),
+            callee: None,
             winner: None,
         }
     }
 
-    fn reply_a(&mut self, status: u16, text: Option<&str>, result: &str) {
+    pub(super) fn reply_a(&mut self, status: u16, text: Option<&str>, result: &str) {
         let mut r = Response::to(self.a_tx.request(), status, Some(&self.a_tag));
         if let Some(t) = text {
             r.reason = t.to_string();
@@ -223,11 +222,11 @@ impl Call {
         self.cdr.sip_code = i64::from(status);
     }
 
-    fn contact(&self, t: Transport) -> String {
+    pub(super) fn contact(&self, t: Transport) -> String {
         self.sw.endpoint.contact_uri("centrale", t)
     }
 
-    fn relay_sdp(&mut self, side: Side, body: &[u8]) -> Option<String> {
+    pub(super) fn relay_sdp(&mut self, side: Side, body: &[u8]) -> Option<String> {
         let text = std::str::from_utf8(body).ok()?;
         let sd = sdp::parse(text).ok()?;
         let bridge = self.bridge.as_ref()?;
@@ -298,402 +297,142 @@ impl Call {
         let Some(offer) = self.relay_sdp(Side::A, &req.body) else {
             return self.reply_a(488, None, "failed");
         };
-        let destinations = match self.destinations(&target).await {
-            Ok(d) if d.is_empty() => return self.reply_a(480, None, "unavailable"),
-            Ok(d) => d,
-            Err(status) => return self.reply_a(status, None, "failed"),
-        };
-        let mut forks = Vec::new();
-        let (fork_tx, fork_rx) = mpsc::channel(64);
-        self.sw
-            .register_dialog(&self.b_call_id, &self.b_tag, false, self.events_tx.clone());
-        for (uri, peer, to) in destinations {
-            let mut b = Request::new("INVITE", &uri);
-            let from_uri = format!(
-                "sip:{}@{}",
-                self.origin.caller_id, self.origin.tenant.domain
-            );
-            let from = NameAddr {
-                display: if self.origin.display.is_empty() {
-                    None
-                } else {
-                    Some(self.origin.display.clone())
-                },
-                uri: from_uri,
-                params: vec![("tag".into(), Some(self.b_tag.clone()))],
-            };
-            b.headers.push("Max-Forwards", (mf - 1).to_string());
-            b.headers.push("From", from.to_string());
-            b.headers.push("To", to);
-            b.headers.push("Call-ID", self.b_call_id.clone());
-            b.headers.push("CSeq", "1 INVITE");
-            b.headers
-                .push("Contact", format!("<{}>", self.contact(peer.transport)));
-            b.headers.push("Allow", ALLOW);
-            b.headers
-                .push("User-Agent", self.sw.endpoint.product.clone());
-            b.set_body("application/sdp", offer.clone().into_bytes());
-            let idx = forks.len();
-            let ctx = self.sw.endpoint.send_request(b, peer);
-            forks.push(Fork {
-                peer,
-                req: ctx.request.clone(),
-                canceller: ctx.canceller(),
-                done: false,
-                auth_retried: false,
-            });
-            spawn_forwarder(idx, ctx, fork_tx.clone());
-        }
-        self.fork_rx = Some(fork_rx);
-        self.ring(forks, fork_tx).await;
-    }
-
-    /// (Request-URI, transport peer, To header) of each B-leg.
-    async fn destinations(&self, target: &Target) -> Result<Vec<(String, Peer, String)>, u16> {
         match target {
-            Target::Trunk(number) => {
-                let Some(trunk) = &self.sw.cfg.trunk else {
-                    return Err(404);
-                };
-                let host = trunk.peer.addr.to_string();
-                let uri = format!("sip:{number}@{host}");
-                Ok(vec![(uri.clone(), trunk.peer, format!("<{uri}>"))])
-            }
-            Target::Users(user) => {
-                let regs = self
-                    .sw
-                    .store
-                    .registrations_of_user(user.tenant_id, user.id, crate::now_ms())
-                    .await
-                    .map_err(|_| 500u16)?;
-                let to = format!("<sip:{}@{}>", user.extension, self.origin.tenant.domain);
-                Ok(regs
-                    .into_iter()
-                    .filter_map(|r| {
-                        let peer = Peer::from_source_string(&r.source).or_else(|| {
-                            let u = SipUri::parse(&r.contact).ok()?;
-                            let ip: std::net::IpAddr = u.host.parse().ok()?;
-                            Some(Peer {
-                                transport: Transport::Udp,
-                                addr: (ip, u.port.unwrap_or(5060)).into(),
-                            })
-                        })?;
-                        Some((r.contact, peer, to.clone()))
-                    })
-                    .collect())
+            Target::Users(user) => self.route_user(user, offer, mf).await,
+            trunk => {
+                let outcome = self.attempt(&trunk, &[], &offer, mf).await;
+                self.settle(outcome);
             }
         }
     }
 
-    async fn ring(&mut self, mut forks: Vec<Fork>, fork_tx: mpsc::Sender<(usize, Response)>) {
-        let Some(mut fork_rx) = self.fork_rx.take() else {
-            return;
-        };
-        let deadline = Instant::now() + self.sw.cfg.ring_timeout;
-        let mut ringing_sent = false;
-        let mut early_media: Option<usize> = None;
-        let mut failures: Vec<u16> = Vec::new();
-        let a_tx = self.a_tx.clone();
+    /// Routes to a user: terminating hooks, ringing, outcome hooks, and
+    /// diversions (forwarding) until the call is answered or settled.
+    async fn route_user(&mut self, mut user: User, offer: String, mf: u32) {
         loop {
-            tokio::select! {
-                _ = a_tx.cancelled() => {
-                    cancel_forks(&mut forks, None);
-                    self.reply_a(487, None, "cancelled");
-                    self.fork_rx = Some(fork_rx);
-                    return;
+            self.callee = Some(user.clone());
+            let mut extra = Vec::new();
+            let mut outcome = None;
+            match self.hook(HookPoint::Terminate, &user).await {
+                Some(HookDecision::Reject { code, reason, .. }) => {
+                    return self.reply_a(code, reason.as_deref(), "rejected");
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    cancel_forks(&mut forks, None);
-                    self.reply_a(480, Some("No Answer"), "no-answer");
-                    self.fork_rx = Some(fork_rx);
-                    return;
-                }
-                ev = self.events.recv() => {
-                    if let Some(CallEvent::Request { tx, .. }) = ev {
-                        tx.reply(491, None);
-                    }
-                }
-                ev = fork_rx.recv() => {
-                    let Some((idx, resp)) = ev else { return };
-                    let Some(fork) = forks.get_mut(idx) else { continue };
-                    if fork.done && resp.status >= 300 {
+                Some(HookDecision::Redirect {
+                    destination,
+                    reason,
+                }) => match self.divert(&user, &destination, reason).await {
+                    Some(Target::Users(next)) => {
+                        user = next;
                         continue;
                     }
-                    match resp.status {
-                        100 => {}
-                        101..=199 => {
-                            let has_sdp = !resp.body.is_empty();
-                            if has_sdp && early_media.is_none() {
-                                early_media = Some(idx);
-                                if let Some(sdp) = self.relay_sdp(Side::B, &resp.body) {
-                                    let mut r = Response::to(self.a_tx.request(), 183, Some(&self.a_tag));
-                                    if resp.status == 180 {
-                                        r.status = 180;
-                                        r.reason = "Ringing".into();
-                                    }
-                                    r.headers.push("Contact", format!("<{}>", self.contact(self.a.peer.transport)));
-                                    r.set_body("application/sdp", sdp.into_bytes());
-                                    self.a_tx.respond(r);
-                                    ringing_sent = true;
-                                }
-                            } else if !ringing_sent && (180..=182).contains(&resp.status) {
-                                ringing_sent = true;
-                                let mut r = Response::to(self.a_tx.request(), 180, Some(&self.a_tag));
-                                r.headers.push("Contact", format!("<{}>", self.contact(self.a.peer.transport)));
-                                self.a_tx.respond(r);
-                            }
-                        }
-                        200..=299 => {
-                            fork.done = true;
-                            let b = Dialog::as_uac(&fork.req, &resp, fork.peer);
-                            self.sw.endpoint.send_stateless(b.ack(1), fork.peer).await;
-                            self.b = Some(b);
-                            self.winner = Some(idx);
-                            cancel_forks(&mut forks, Some("SIP;cause=200;text=\"Call completed elsewhere\""));
-                            let answer = self.relay_sdp(Side::B, &resp.body);
-                            let mut r = Response::to(self.a_tx.request(), 200, Some(&self.a_tag));
-                            r.headers.push("Contact", format!("<{}>", self.contact(self.a.peer.transport)));
-                            r.headers.push("Allow", ALLOW);
-                            if let Some(sdp) = answer {
-                                r.set_body("application/sdp", sdp.into_bytes());
-                            }
-                            self.a_tx.respond(r);
-                            self.cdr.answered_at = Some(crate::now_ms());
-                            self.cdr.result = "answered".into();
-                            self.cdr.sip_code = 200;
-                            self.fork_rx = Some(fork_rx);
-                            self.connected(forks).await;
-                            return;
-                        }
-                        401 | 407 if !fork.auth_retried => {
-                            let retry = self.sw.cfg.trunk.as_ref().and_then(|t| t.authorize(&fork.req, &resp));
-                            match retry {
-                                Some(req) => {
-                                    fork.auth_retried = true;
-                                    let ctx = self.sw.endpoint.send_request(req, fork.peer);
-                                    fork.req = ctx.request.clone();
-                                    fork.canceller = ctx.canceller();
-                                    spawn_forwarder(idx, ctx, fork_tx.clone());
-                                }
-                                None => {
-                                    fork.done = true;
-                                    failures.push(resp.status);
-                                }
-                            }
-                        }
-                        status => {
-                            fork.done = true;
-                            failures.push(status);
-                        }
+                    Some(trunk) => {
+                        let outcome = self.attempt(&trunk, &[], &offer, mf).await;
+                        return self.settle(outcome);
                     }
-                    if forks.iter().all(|f| f.done) && self.winner.is_none() {
-                        let (status, result) = best_failure(&failures, self.origin.user.is_none() || forks.len() == 1);
-                        self.reply_a(status, None, result);
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn connected(&mut self, mut forks: Vec<Fork>) {
-        let Some(mut fork_rx) = self.fork_rx.take() else {
-            return;
-        };
-        let end_at = Instant::now() + self.sw.cfg.max_call;
-        let ack_deadline = Instant::now() + crate::sip::transaction::TIMEOUT_64T1;
-        let mut a_acked = false;
-        let a_tx = self.a_tx.clone();
-        loop {
-            tokio::select! {
-                _ = a_tx.acked(), if !a_acked => { a_acked = true; }
-                _ = tokio::time::sleep_until(ack_deadline), if !a_acked => {
-                    tracing::info!(call_id = %self.a.call_id, "caller never ACKed the 200: ending the call");
-                    self.bye(true).await;
-                    self.bye(false).await;
-                    return;
-                }
-                _ = tokio::time::sleep_until(end_at) => {
-                    self.bye(true).await;
-                    self.bye(false).await;
-                    return;
-                }
-                ev = fork_rx.recv() => {
-                    let Some((idx, resp)) = ev else { continue };
-                    if (200..300).contains(&resp.status) {
-                        let Some(fork) = forks.get_mut(idx) else { continue };
-                        if Some(idx) == self.winner {
-                            if let Some(b) = &self.b {
-                                self.sw.endpoint.send_stateless(b.ack(1), fork.peer).await;
-                            }
-                        } else {
-                            // A second device answered too: ACK and hang it up.
-                            let mut late = Dialog::as_uac(&fork.req, &resp, fork.peer);
-                            self.sw.endpoint.send_stateless(late.ack(1), fork.peer).await;
-                            let bye = late.request("BYE", &self.contact(fork.peer.transport));
-                            let _ = self.sw.endpoint.send_request(bye, fork.peer);
+                    None => return,
+                },
+                Some(HookDecision::AddTargets(targets)) => {
+                    for t in targets {
+                        match self.resolve_target(&user, &t).await {
+                            Some(target) => extra.push(target),
+                            None => tracing::info!(target = %t, "added target does not resolve"),
                         }
                     }
                 }
-                ev = self.events.recv() => {
-                    match ev {
-                        None => return,
-                        Some(CallEvent::Ack(_)) => a_acked = true,
-                        Some(CallEvent::Stray2xx(resp, peer)) => {
-                            if let Some(b) = &self.b {
-                                if resp.to_tag().as_deref() == crate::sip::uri::header_tag(&b.remote).as_deref() {
-                                    self.sw.endpoint.send_stateless(b.ack(resp.cseq().0), peer).await;
-                                }
-                            }
-                        }
-                        Some(CallEvent::Request { from_caller, tx }) => {
-                            if self.in_dialog(from_caller, tx).await {
-                                return;
-                            }
-                        }
-                    }
-                }
+                Some(HookDecision::TreatAsBusy) => outcome = Some(RingOutcome::Busy),
+                None => {}
             }
-        }
-    }
-
-    /// Handles an in-dialog request; `true` when the call has ended.
-    async fn in_dialog(&mut self, from_caller: bool, tx: ServerTx) -> bool {
-        let method = tx.request().method.clone();
-        match method.as_str() {
-            "BYE" => {
-                tx.reply(200, None);
-                self.bye(!from_caller).await;
-                true
-            }
-            "OPTIONS" => {
-                let mut r = Response::to(tx.request(), 200, None);
-                r.headers.push("Allow", ALLOW);
-                tx.respond(r);
-                false
-            }
-            "INVITE" | "INFO" => {
-                self.relay(from_caller, tx).await;
-                false
-            }
-            _ => {
-                let mut r = Response::to(tx.request(), 501, None);
-                r.headers.push("Allow", ALLOW);
-                tx.respond(r);
-                false
-            }
-        }
-    }
-
-    /// Relays a re-INVITE (hold/unhold) or INFO to the other leg and its
-    /// final answer back.
-    async fn relay(&mut self, from_caller: bool, tx: ServerTx) {
-        let req = tx.request().clone();
-        let (in_side, out_side) = if from_caller {
-            (Side::A, Side::B)
-        } else {
-            (Side::B, Side::A)
-        };
-        let body = if req.method == "INVITE" {
-            if req.body.is_empty() {
-                tx.reply(488, None);
-                return;
-            }
-            match self.relay_sdp(in_side, &req.body) {
-                Some(s) => Some(("application/sdp".to_string(), s.into_bytes())),
+            let outcome = match outcome {
+                Some(o) => o,
                 None => {
-                    tx.reply(488, None);
-                    return;
+                    self.attempt(&Target::Users(user.clone()), &extra, &offer, mf)
+                        .await
                 }
-            }
-        } else if req.body.is_empty() {
-            None
-        } else {
-            Some((
-                req.headers
-                    .get("Content-Type")
-                    .unwrap_or("application/octet-stream")
-                    .to_string(),
-                req.body.to_vec(),
-            ))
-        };
-        let dialog = if from_caller {
-            self.b.as_mut()
-        } else {
-            Some(&mut self.a)
-        };
-        let Some(dialog) = dialog else {
-            tx.reply(500, None);
-            return;
-        };
-        let contact = self
-            .sw
-            .endpoint
-            .contact_uri("centrale", dialog.peer.transport);
-        let mut out = dialog.request(&req.method, &contact);
-        let cseq = dialog.local_cseq;
-        let peer = dialog.peer;
-        if let Some((ct, b)) = body {
-            out.set_body(&ct, b);
-        }
-        if req.method == "INFO" {
-            for h in ["Info-Package", "Event"] {
-                if let Some(v) = req.headers.get(h) {
-                    out.headers.push(h, v);
+            };
+            let point = match outcome {
+                RingOutcome::Busy => HookPoint::Busy,
+                RingOutcome::NoAnswer => HookPoint::NoAnswer,
+                RingOutcome::Unreachable => HookPoint::Unreachable,
+                other => return self.settle(other),
+            };
+            match self.hook(point, &user).await {
+                Some(HookDecision::Reject { code, reason, .. }) => {
+                    return self.reply_a(code, reason.as_deref(), "rejected");
                 }
+                Some(HookDecision::Redirect {
+                    destination,
+                    reason,
+                }) => match self.divert(&user, &destination, reason).await {
+                    Some(Target::Users(next)) => user = next,
+                    Some(trunk) => {
+                        let outcome = self.attempt(&trunk, &[], &offer, mf).await;
+                        return self.settle(outcome);
+                    }
+                    None => return,
+                },
+                _ => return self.settle(outcome),
             }
         }
-        let mut ctx = self.sw.endpoint.send_request(out, peer);
-        let final_resp = loop {
-            match ctx.responses.recv().await {
-                Some(r) if r.status < 200 => continue,
-                Some(r) => break r,
-                None => break Response::to(&ctx.request, 408, None),
-            }
-        };
-        if req.method == "INVITE" && final_resp.status < 300 {
-            if let Some(d) = if from_caller {
-                self.b.as_ref()
-            } else {
-                Some(&self.a)
-            } {
-                self.sw.endpoint.send_stateless(d.ack(cseq), peer).await;
-            }
-        }
-        let mut r = Response::to(&req, final_resp.status, None);
-        r.reason = final_resp.reason.clone();
-        if req.method == "INVITE" && final_resp.status < 300 {
-            r.headers.push(
-                "Contact",
-                format!("<{}>", self.contact(tx.peer().transport)),
-            );
-            if let Some(sdp) = self.relay_sdp(out_side, &final_resp.body) {
-                r.set_body("application/sdp", sdp.into_bytes());
-            }
-        }
-        tx.respond(r);
     }
 
-    /// Sends BYE on the caller's leg (`to_caller`) or the callee's.
-    async fn bye(&mut self, to_caller: bool) {
-        let dialog = if to_caller {
-            Some(&mut self.a)
-        } else {
-            self.b.as_mut()
+    /// Resolves a destination named by a plugin, as seen from `user`'s tenant.
+    async fn resolve_target(&self, user: &User, destination: &str) -> Option<Target> {
+        match resolve_callee(&self.sw.store, &self.origin.tenant, destination).await {
+            Ok(Destination::User(u)) if u.tenant_id == user.tenant_id => Some(Target::Users(u)),
+            Ok(Destination::Outside(n)) if self.sw.cfg.trunk.is_some() => Some(Target::Trunk(n)),
+            _ => None,
+        }
+    }
+
+    /// Applies a redirection from `from`: records the diversion, refuses
+    /// loops and too many diversions. `None` when the caller was answered
+    /// with an error (404, 482).
+    async fn divert(
+        &mut self,
+        from: &User,
+        destination: &str,
+        reason: DiversionReason,
+    ) -> Option<Target> {
+        if self.diversions.len() >= MAX_DIVERSIONS {
+            self.reply_a(482, Some("Too Many Diversions"), "failed");
+            return None;
+        }
+        let Some(target) = self.resolve_target(from, destination).await else {
+            self.reply_a(404, Some("Forwarding Destination Not Found"), "not-found");
+            return None;
         };
-        let Some(d) = dialog else { return };
-        let contact = self.sw.endpoint.contact_uri("centrale", d.peer.transport);
-        let bye = d.request("BYE", &contact);
-        let peer = d.peer;
-        let mut ctx = self.sw.endpoint.send_request(bye, peer);
-        // Do not hold the call for the answer; it is only logged.
-        tokio::spawn(async move {
-            while let Some(r) = ctx.responses.recv().await {
-                if r.status >= 200 {
-                    break;
-                }
+        if let Target::Users(next) = &target {
+            let seen =
+                next.id == from.id || self.diversions.iter().any(|d| d.from_id == Some(next.id));
+            if seen {
+                tracing::info!(call_id = %self.cdr.call_id, "forwarding loop at {}", next.extension);
+                self.reply_a(482, Some("Loop Detected"), "failed");
+                return None;
             }
+        }
+        let to = match &target {
+            Target::Users(u) => u.extension.clone(),
+            Target::Trunk(n) => n.clone(),
+        };
+        tracing::info!(call_id = %self.cdr.call_id, from = %from.extension, %to, reason = reason.token(), "call diverted");
+        self.diversions.push(DiversionStep {
+            from: from.extension.clone(),
+            from_id: Some(from.id),
+            to,
+            reason,
         });
+        Some(target)
+    }
+
+    /// Answers the caller for an outcome no hook changed.
+    fn settle(&mut self, outcome: RingOutcome) {
+        match outcome {
+            RingOutcome::Answered | RingOutcome::Cancelled => {}
+            RingOutcome::NoAnswer => self.reply_a(480, Some("No Answer"), "no-answer"),
+            RingOutcome::Busy => self.reply_a(486, None, "busy"),
+            RingOutcome::Unreachable => self.reply_a(480, None, "unavailable"),
+            RingOutcome::Failed(code, result) => self.reply_a(code, None, result),
+        }
     }
 
     async fn finish(&mut self) {
@@ -719,65 +458,18 @@ impl Call {
         if let Err(e) = self.sw.store.insert_cdr(&self.cdr).await {
             tracing::error!("CDR write failed: {e}");
         }
-    }
-}
-
-fn spawn_forwarder(idx: usize, mut ctx: ClientTx, out: mpsc::Sender<(usize, Response)>) {
-    tokio::spawn(async move {
-        while let Some(r) = ctx.responses.recv().await {
-            if out.send((idx, r)).await.is_err() {
-                break;
-            }
+        if let (Some(runner), Some(subject)) = (self.sw.hooks.clone(), self.callee.clone()) {
+            let call = self.hook_call(&subject);
+            let code = u16::try_from(self.cdr.sip_code).unwrap_or(500);
+            runner
+                .ended(
+                    &call,
+                    &self.cdr.result,
+                    code,
+                    self.cdr.answered_at,
+                    self.cdr.ended_at,
+                )
+                .await;
         }
-    });
-}
-
-fn cancel_forks(forks: &mut [Fork], reason: Option<&str>) {
-    for f in forks.iter_mut().filter(|f| !f.done) {
-        f.canceller.cancel(reason.map(str::to_string));
-        f.done = true;
-    }
-}
-
-/// The answer for the caller when every fork failed (RFC 3261 §16.7 in
-/// spirit): busy wins over unreachable; a single destination's own code is
-/// passed through.
-fn best_failure(codes: &[u16], pass_through: bool) -> (u16, &'static str) {
-    let result = |c: u16| match c {
-        486 | 600 => "busy",
-        603 => "rejected",
-        404 | 484 => "not-found",
-        408 | 480 | 503 => "unavailable",
-        487 => "cancelled",
-        _ => "failed",
-    };
-    if let Some(c) = codes.iter().find(|c| (600..700).contains(*c)) {
-        return (*c, result(*c));
-    }
-    if codes.contains(&486) {
-        return (486, "busy");
-    }
-    if pass_through {
-        if let Some(c) = codes.first() {
-            return (*c, result(*c));
-        }
-    }
-    if codes.iter().all(|c| matches!(c, 408 | 480 | 503)) {
-        return (480, "unavailable");
-    }
-    let c = codes.first().copied().unwrap_or(480);
-    (c, result(c))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::best_failure;
-
-    #[test]
-    fn busy_beats_unreachable() {
-        assert_eq!(best_failure(&[408, 486], false), (486, "busy"));
-        assert_eq!(best_failure(&[408, 503], false), (480, "unavailable"));
-        assert_eq!(best_failure(&[603, 486], false).0, 603);
-        assert_eq!(best_failure(&[404], true), (404, "not-found"));
     }
 }

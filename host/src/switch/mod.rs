@@ -2,12 +2,17 @@
 //! REGISTER to the registrar, answers OPTIONS, starts a call task for each
 //! new INVITE and routes in-dialog requests to the call that owns the dialog.
 //!
-//! - [`call`]: one call's life (authentication, resolution, forking, media, CDR)
+//! - [`call`]: one call's life (authentication, resolution, hooks, diversions, CDR)
+//! - `fork`: ringing every contact, first answer wins; `incall`: the connected call
+//! - [`pipeline`]: hook points, decisions, diversion headers
 //! - [`dialog`]: the per-leg dialog state
 //! - [`trunk`]: the SIP trunk for outside numbers
 
 pub mod call;
 pub mod dialog;
+mod fork;
+mod incall;
+pub mod pipeline;
 pub mod trunk;
 
 use crate::media::MediaEngine;
@@ -60,6 +65,8 @@ pub struct Switch {
     pub registrar: Arc<Registrar>,
     pub media: Arc<MediaEngine>,
     pub cfg: SwitchConfig,
+    /// Feature hooks (the plugin runtime); `None` runs every call plain.
+    pub hooks: Option<Arc<dyn pipeline::HookRunner>>,
     /// (Call-ID, our tag) → the call owning that dialog, and whether it is
     /// the caller's leg.
     dialogs: Mutex<HashMap<DialogKey, DialogRoute>>,
@@ -86,6 +93,7 @@ impl Switch {
         registrar: Arc<Registrar>,
         media: Arc<MediaEngine>,
         cfg: SwitchConfig,
+        hooks: Option<Arc<dyn pipeline::HookRunner>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             endpoint,
@@ -94,6 +102,7 @@ impl Switch {
             registrar,
             media,
             cfg,
+            hooks,
             dialogs: Mutex::new(HashMap::new()),
             active_calls: std::sync::atomic::AtomicUsize::new(0),
         })

@@ -78,4 +78,5 @@ pub struct Cdr {
     pub sip_code: i64,
 }
 
+pub mod plugins;
 pub mod resolve;

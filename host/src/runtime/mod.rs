@@ -1,0 +1,2 @@
+//! Plugin runtime.
+pub mod bindings;

@@ -1,0 +1,657 @@
+//! Plugins in the store, end to end: catalogue, licences, assignments,
+//! suspensions, key-value state and schedules. Every `check_*` function runs
+//! once on SQLite (a fresh file) and once on PostgreSQL (a fresh schema of
+//! `postgres://postgres@127.0.0.1:5432/test`, or `CENTRALE_TEST_PG_URL`;
+//! `CENTRALE_SKIP_PG=1` skips it), as in `tests/store.rs`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use centrale_host::store::{Backend, KvError, Store, StoreError};
+use centrale_host::tenancy::plugins::{ActivePlugin, KvScope};
+use centrale_host::tenancy::{Tenant, User};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, Row};
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn pg_url() -> String {
+    std::env::var("CENTRALE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_string())
+}
+
+fn with_param(url: &str, param: &str) -> String {
+    if url.contains('?') {
+        format!("{url}&{param}")
+    } else {
+        format!("{url}?{param}")
+    }
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("centrale.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    check(store.clone()).await;
+    store.close().await;
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(Store) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    if std::env::var("CENTRALE_SKIP_PG").as_deref() == Ok("1") {
+        eprintln!("PostgreSQL test skipped: CENTRALE_SKIP_PG=1");
+        return;
+    }
+    let base = pg_url();
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {base}: {e}"));
+    let schema = format!("t_{:016x}", rand::random::<u64>());
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = with_param(&base, &format!("options=-csearch_path%3D{schema}"));
+    let outcome = tokio::spawn(async move {
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        check(store.clone()).await;
+        store.close().await;
+    })
+    .await;
+    let tables: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 \
+         AND table_name IN ('plugins', 'plugin_components', 'licences', 'plugin_assignments', \
+         'plugin_suspensions', 'plugin_kv', 'schedules')",
+    )
+    .bind(&schema)
+    .fetch_one(&admin)
+    .await
+    .unwrap()
+    .get(0);
+    sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    assert_eq!(tables, 7, "tables were not created in schema {schema}");
+}
+
+macro_rules! on_both {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::on_sqlite(|store| async move { super::$check(&store).await }).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::on_postgres(|store| async move { super::$check(&store).await }).await;
+            }
+        }
+    )*};
+}
+
+on_both!(
+    check_catalogue,
+    check_licence_enforcement,
+    check_concurrent_enables,
+    check_active_plugins,
+    check_kv_scoping,
+    check_kv_quotas,
+    check_schedules,
+    check_tenant_delete_cascades,
+);
+
+const WASM: &[u8] = b"\0asm\x0d\0\x01\0 not a real component";
+
+fn manifest(id: &str, version: &str) -> String {
+    format!("id = \"{id}\"\nversion = \"{version}\"\n")
+}
+
+async fn install(store: &Store, tenant: Option<i64>, id: &str, version: &str) {
+    let mut wasm = WASM.to_vec();
+    wasm.extend_from_slice(format!("{id} {version}").as_bytes());
+    store
+        .install_plugin(tenant, id, version, &manifest(id, version), &wasm)
+        .await
+        .unwrap();
+}
+
+/// A tenant with users 201..=200+n.
+async fn tenant_with_users(store: &Store, domain: &str, n: usize) -> (Tenant, Vec<User>) {
+    let t = store.create_tenant(domain, "T", 3, "0").await.unwrap();
+    let mut users = Vec::new();
+    for i in 0..n {
+        let ext = format!("{}", 201 + i);
+        users.push(store.create_user(t.id, &ext, "U", "", &[]).await.unwrap());
+    }
+    (t, users)
+}
+
+fn ids(list: &[ActivePlugin]) -> Vec<&str> {
+    list.iter().map(|p| p.plugin_id.as_str()).collect()
+}
+
+fn conflict(r: Result<impl std::fmt::Debug, StoreError>) -> String {
+    match r {
+        Err(StoreError::Conflict(m)) => m,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+async fn check_catalogue(store: &Store) {
+    let (a, _) = tenant_with_users(store, "a.test", 0).await;
+    let (b, _) = tenant_with_users(store, "b.test", 0).await;
+    for v in ["1.2.0", "1.10.0", "1.0.0", "2.0.0-rc.1"] {
+        install(store, None, "voicemail", v).await;
+    }
+    let latest = store.plugin(Some(a.id), "voicemail").await.unwrap().unwrap();
+    assert_eq!(latest.version, "2.0.0-rc.1");
+    assert_eq!(latest.tenant_id, None);
+    assert_eq!(latest.manifest, manifest("voicemail", "2.0.0-rc.1"));
+    let versions: Vec<String> = store
+        .plugin_versions(None, "voicemail")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.version)
+        .collect();
+    assert_eq!(versions, ["2.0.0-rc.1", "1.10.0", "1.2.0", "1.0.0"]);
+
+    // the component is stored by content hash
+    let bytes = store
+        .plugin_component(&latest.wasm_sha256)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bytes.ends_with(b"voicemail 2.0.0-rc.1"));
+    assert_eq!(latest.wasm_sha256.len(), 64);
+
+    // versions are immutable; a bad version or id is refused
+    let m = conflict(
+        store
+            .install_plugin(None, "voicemail", "1.2.0", "x", b"other bytes")
+            .await,
+    );
+    assert!(m.contains("voicemail 1.2.0"), "{m}");
+    for (id, v) in [("voicemail", "1.2"), ("Voice Mail", "1.0.0")] {
+        assert!(matches!(
+            store.install_plugin(None, id, v, "", WASM).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    // removing the newest makes the previous one current again
+    store
+        .remove_plugin_version(None, "voicemail", "2.0.0-rc.1")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.plugin(None, "voicemail").await.unwrap().unwrap().version,
+        "1.10.0"
+    );
+    assert_eq!(
+        store.plugin_component(&latest.wasm_sha256).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.remove_plugin_version(None, "voicemail", "9.9.9").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // private plugins: visible to their tenant only; ids do not clash with
+    // other tenants' private plugins but do with public ones
+    install(store, Some(a.id), "com.a.ivr", "0.1.0").await;
+    install(store, Some(b.id), "com.a.ivr", "0.2.0").await;
+    assert_eq!(
+        store.plugin(Some(a.id), "com.a.ivr").await.unwrap().unwrap().version,
+        "0.1.0"
+    );
+    assert_eq!(store.plugin(None, "com.a.ivr").await.unwrap(), None);
+    let list = |t| async move {
+        store
+            .list_plugins(t)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.id, p.version, p.tenant_id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(Some(a.id)).await,
+        [
+            ("com.a.ivr".into(), "0.1.0".into(), Some(a.id)),
+            ("voicemail".into(), "1.10.0".into(), None)
+        ]
+    );
+    assert_eq!(list(None).await, [("voicemail".into(), "1.10.0".into(), None)]);
+    let m = conflict(store.install_plugin(Some(a.id), "voicemail", "5.0.0", "", WASM).await);
+    assert!(m.contains("every tenant"), "{m}");
+    let m = conflict(store.install_plugin(None, "com.a.ivr", "5.0.0", "", WASM).await);
+    assert!(m.contains("private"), "{m}");
+    assert!(matches!(
+        store.install_plugin(Some(999_999), "x", "1.0.0", "", WASM).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn check_licence_enforcement(store: &Store) {
+    let (t, users) = tenant_with_users(store, "a.test", 4).await;
+    install(store, None, "voicemail", "1.0.0").await;
+    let u = |i: usize| Some(users[i].id);
+
+    // no licence: a clear error
+    let e = store.enable_plugin(t.id, "voicemail", u(0), None).await;
+    assert!(
+        matches!(&e, Err(StoreError::NotFound(m)) if m.contains("no licence") && m.contains("voicemail")),
+        "{e:?}"
+    );
+    // a licence only for an installed plugin
+    assert!(matches!(
+        store.grant_licence(t.id, "nope", 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let l = store.grant_licence(t.id, "voicemail", 2).await.unwrap();
+    assert_eq!((l.quantity, l.used), (2, 0));
+    store.enable_plugin(t.id, "voicemail", u(0), None).await.unwrap();
+    store.enable_plugin(t.id, "voicemail", u(1), None).await.unwrap();
+    let m = conflict(store.enable_plugin(t.id, "voicemail", u(2), None).await);
+    assert_eq!(m, "licence for voicemail allows 2 subjects; all are in use");
+    // tenant-wide counts as one too
+    conflict(store.enable_plugin(t.id, "voicemail", None, None).await);
+    // enabling again what is enabled is fine and only updates the settings
+    let a = store
+        .enable_plugin(t.id, "voicemail", u(0), Some(r#"{"pin": "1234"}"#))
+        .await
+        .unwrap();
+    assert!(a.enabled);
+    assert_eq!(a.settings_json, r#"{"pin":"1234"}"#);
+    let l = store.licence(t.id, "voicemail").await.unwrap().unwrap();
+    assert_eq!((l.quantity, l.used), (2, 2));
+
+    // disabling frees a unit; settings are kept
+    assert!(store.disable_plugin(t.id, "voicemail", u(0)).await.unwrap());
+    assert!(!store.disable_plugin(t.id, "voicemail", u(0)).await.unwrap());
+    let kept = store
+        .plugin_assignment(t.id, "voicemail", u(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!kept.enabled);
+    assert_eq!(kept.settings_json, r#"{"pin":"1234"}"#);
+    store.enable_plugin(t.id, "voicemail", u(2), None).await.unwrap();
+    conflict(store.enable_plugin(t.id, "voicemail", u(0), None).await);
+
+    // settings alone do not use a unit
+    store
+        .set_plugin_settings(t.id, "voicemail", u(3), r#"{"pin": "9"}"#)
+        .await
+        .unwrap();
+    store
+        .set_plugin_settings(t.id, "voicemail", None, r#"{"greeting": "hi"}"#)
+        .await
+        .unwrap();
+    assert_eq!(store.list_licences(t.id).await.unwrap()[0].used, 2);
+    assert_eq!(
+        store.list_plugin_assignments(t.id, "voicemail").await.unwrap().len(),
+        5
+    );
+    for bad in ["[1]", "{", "\"x\""] {
+        assert!(matches!(
+            store.set_plugin_settings(t.id, "voicemail", u(3), bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    // a quantity below what is in use is refused; raising it is fine
+    let m = conflict(store.grant_licence(t.id, "voicemail", 1).await);
+    assert!(m.contains("voicemail") && m.contains("2 subjects"), "{m}");
+    store.grant_licence(t.id, "voicemail", 3).await.unwrap();
+    store.enable_plugin(t.id, "voicemail", u(3), None).await.unwrap();
+    // a user of another tenant, or an unknown one, is not a subject here
+    let (other, other_users) = tenant_with_users(store, "b.test", 1).await;
+    let _ = other;
+    store.grant_licence(t.id, "voicemail", 10).await.unwrap();
+    assert!(matches!(
+        store
+            .enable_plugin(t.id, "voicemail", Some(other_users[0].id), None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // deleting a user frees its unit
+    let before = store.licence(t.id, "voicemail").await.unwrap().unwrap().used;
+    store.delete_user(t.id, users[3].id).await.unwrap();
+    let after = store.licence(t.id, "voicemail").await.unwrap().unwrap().used;
+    assert_eq!(after, before - 1);
+
+    // quantity 0 revokes: nothing can be enabled
+    store.grant_licence(t.id, "voicemail", 0).await.unwrap();
+    let m = conflict(store.enable_plugin(t.id, "voicemail", u(0), None).await);
+    assert!(m.contains("voicemail"), "{m}");
+    assert!(store.revoke_licence(t.id, "voicemail").await.unwrap());
+    assert_eq!(store.licence(t.id, "voicemail").await.unwrap(), None);
+}
+
+/// Many enables at once never exceed the quantity (both databases).
+async fn check_concurrent_enables(store: &Store) {
+    let (t, users) = tenant_with_users(store, "a.test", 12).await;
+    install(store, None, "dnd", "1.0.0").await;
+    store.grant_licence(t.id, "dnd", 5).await.unwrap();
+    let mut tasks = Vec::new();
+    for u in &users {
+        let (store, tid, uid) = (store.clone(), t.id, u.id);
+        tasks.push(tokio::spawn(async move {
+            store.enable_plugin(tid, "dnd", Some(uid), None).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Conflict(m)) => assert!(m.contains("allows 5"), "{m}"),
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok, 5);
+    assert_eq!(store.licence(t.id, "dnd").await.unwrap().unwrap().used, 5);
+}
+
+async fn check_active_plugins(store: &Store) {
+    let (t, users) = tenant_with_users(store, "a.test", 2).await;
+    let (t2, users2) = tenant_with_users(store, "b.test", 1).await;
+    let (u0, u1) = (users[0].id, users[1].id);
+    for id in ["dnd", "night", "voicemail"] {
+        install(store, None, id, "1.0.0").await;
+        store.grant_licence(t.id, id, 5).await.unwrap();
+    }
+    let active = |s| async move { store.active_plugins_for_subject(t.id, s).await.unwrap() };
+    assert!(active(u0).await.is_empty());
+
+    store.enable_plugin(t.id, "dnd", Some(u0), None).await.unwrap();
+    store
+        .set_plugin_settings(t.id, "voicemail", None, r#"{"lang": "nl", "box": {"max": 10}}"#)
+        .await
+        .unwrap();
+    store
+        .enable_plugin(t.id, "voicemail", Some(u0), Some(r#"{"box": {"pin": "1"}}"#))
+        .await
+        .unwrap();
+    let now = active(u0).await;
+    assert_eq!(ids(&now), ["dnd", "voicemail"]);
+    assert_eq!(now[0].settings_json, "{}");
+    assert_eq!(now[0].manifest, manifest("dnd", "1.0.0"));
+    let vm: serde_json::Value = serde_json::from_str(&now[1].settings_json).unwrap();
+    assert_eq!(vm, serde_json::json!({"lang": "nl", "box": {"max": 10, "pin": "1"}}));
+    assert!(active(u1).await.is_empty());
+
+    // tenant-wide: every subject, with the tenant's settings
+    store
+        .enable_plugin(t.id, "night", None, Some(r#"{"to": "200"}"#))
+        .await
+        .unwrap();
+    assert_eq!(ids(&active(u1).await), ["night"]);
+    assert_eq!(active(u1).await[0].settings_json, r#"{"to":"200"}"#);
+    assert_eq!(ids(&active(u0).await), ["dnd", "night", "voicemail"]);
+    // never another tenant's subjects
+    store.grant_licence(t2.id, "dnd", 1).await.unwrap();
+    assert!(store
+        .active_plugins_for_subject(t2.id, users2[0].id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .active_plugins_for_subject(t2.id, u0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // a new version is used at once
+    install(store, None, "dnd", "1.1.0").await;
+    let dnd = active(u0).await.into_iter().next().unwrap();
+    assert_eq!((dnd.plugin_id.as_str(), dnd.version.as_str()), ("dnd", "1.1.0"));
+
+    // disable, suspend, revoke: effective immediately
+    store.disable_plugin(t.id, "dnd", Some(u0)).await.unwrap();
+    assert_eq!(ids(&active(u0).await), ["night", "voicemail"]);
+    let s = store
+        .suspend_plugin(t.id, "voicemail", "trapped 10 times\nin a row")
+        .await
+        .unwrap();
+    assert_eq!(s.reason, "trapped 10 times in a row");
+    assert_eq!(ids(&active(u0).await), ["night"]);
+    assert_eq!(
+        store.plugin_suspension(t.id, "voicemail").await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(store.list_suspensions(t.id).await.unwrap(), vec![s]);
+    assert!(store.unsuspend_plugin(t.id, "voicemail").await.unwrap());
+    assert!(!store.unsuspend_plugin(t.id, "voicemail").await.unwrap());
+    assert_eq!(ids(&active(u0).await), ["night", "voicemail"]);
+    store.grant_licence(t.id, "night", 0).await.unwrap();
+    assert_eq!(ids(&active(u1).await), Vec::<&str>::new());
+    store.revoke_licence(t.id, "voicemail").await.unwrap();
+    assert!(active(u0).await.is_empty());
+    // granting again restores the kept assignments
+    store.grant_licence(t.id, "voicemail", 1).await.unwrap();
+    assert_eq!(ids(&active(u0).await), ["voicemail"]);
+    assert_eq!(
+        store
+            .effective_plugin_settings(t.id, "voicemail", Some(u0))
+            .await
+            .unwrap(),
+        now[1].settings_json
+    );
+}
+
+fn scope(tenant_id: i64, plugin: &str, subject: Option<i64>) -> KvScope {
+    KvScope {
+        tenant_id,
+        plugin_id: plugin.into(),
+        subject_id: subject,
+    }
+}
+
+async fn check_kv_scoping(store: &Store) {
+    let (a, ua) = tenant_with_users(store, "a.test", 2).await;
+    let (b, ub) = tenant_with_users(store, "b.test", 1).await;
+    let ax = scope(a.id, "x", Some(ua[0].id));
+    store.kv_set(&ax, "greeting", b"hello").await.unwrap();
+    assert_eq!(
+        store.kv_get(&ax, "greeting").await.unwrap().as_deref(),
+        Some(&b"hello"[..])
+    );
+    // same key elsewhere: another tenant, plugin, subject, tenant-wide
+    for other in [
+        scope(b.id, "x", Some(ub[0].id)),
+        scope(b.id, "x", None),
+        scope(a.id, "y", Some(ua[0].id)),
+        scope(a.id, "x", Some(ua[1].id)),
+        scope(a.id, "x", None),
+    ] {
+        assert_eq!(store.kv_get(&other, "greeting").await.unwrap(), None, "{other:?}");
+        assert!(store.kv_list(&other, "").await.unwrap().is_empty());
+        assert!(!store.kv_delete(&other, "greeting").await.unwrap());
+        store.kv_set(&other, "greeting", b"other").await.unwrap();
+    }
+    assert_eq!(
+        store.kv_get(&ax, "greeting").await.unwrap().as_deref(),
+        Some(&b"hello"[..])
+    );
+    // a subject of another tenant cannot be named in a scope
+    let bad = scope(a.id, "x", Some(ub[0].id));
+    assert!(matches!(
+        store.kv_set(&bad, "k", b"v").await,
+        Err(KvError::Store(StoreError::NotFound(_)))
+    ));
+    // overwrite, binary values, delete
+    store.kv_set(&ax, "greeting", &[0, 255, 1]).await.unwrap();
+    assert_eq!(store.kv_get(&ax, "greeting").await.unwrap(), Some(vec![0, 255, 1]));
+    store.kv_set(&ax, "empty", b"").await.unwrap();
+    assert_eq!(store.kv_get(&ax, "empty").await.unwrap(), Some(vec![]));
+    assert!(store.kv_delete(&ax, "greeting").await.unwrap());
+    assert_eq!(store.kv_get(&ax, "greeting").await.unwrap(), None);
+    // prefixes: exact, case-sensitive, no wildcards, byte order
+    for k in ["msg/2", "msg/10", "msg/1", "Msg/3", "msg_4", "msg%5", "m", "msgs/é", "msg/é"] {
+        store.kv_set(&ax, k, b"1").await.unwrap();
+    }
+    assert_eq!(
+        store.kv_list(&ax, "msg/").await.unwrap(),
+        ["msg/1", "msg/10", "msg/2", "msg/é"]
+    );
+    assert_eq!(store.kv_list(&ax, "msg%").await.unwrap(), ["msg%5"]);
+    assert_eq!(store.kv_list(&ax, "msg_").await.unwrap(), ["msg_4"]);
+    assert_eq!(store.kv_list(&ax, "msgs/é").await.unwrap(), ["msgs/é"]);
+    assert_eq!(store.kv_list(&ax, "").await.unwrap().len(), 10);
+    assert_eq!(store.kv_clear(&ax).await.unwrap(), 10);
+    // deleting the user removes its state
+    let a1 = scope(a.id, "x", Some(ua[1].id));
+    store.delete_user(a.id, ua[1].id).await.unwrap();
+    assert_eq!(store.kv_get(&a1, "greeting").await.unwrap(), None);
+}
+
+async fn check_kv_quotas(store: &Store) {
+    let (t, _) = tenant_with_users(store, "a.test", 0).await;
+    let s = scope(t.id, "x", None);
+    let max = vec![7u8; 64 * 1024];
+    store.kv_set(&s, "big", &max).await.unwrap();
+    assert_eq!(store.kv_get(&s, "big").await.unwrap(), Some(max));
+    assert!(matches!(
+        store.kv_set(&s, "bigger", &vec![0u8; 64 * 1024 + 1]).await,
+        Err(KvError::QuotaExceeded(_))
+    ));
+    for k in ["", &"k".repeat(257), "a\0b"] {
+        assert!(matches!(
+            store.kv_set(&s, k, b"v").await,
+            Err(KvError::InvalidKey(_))
+        ));
+    }
+    store.kv_set(&s, &"k".repeat(256), b"v").await.unwrap();
+    // fill the scope to 1000 keys
+    for i in 2..1000 {
+        store.kv_set(&s, &format!("key{i:04}"), b"v").await.unwrap();
+    }
+    assert_eq!(store.kv_list(&s, "").await.unwrap().len(), 1000);
+    let e = store.kv_set(&s, "one-more", b"v").await;
+    assert!(matches!(&e, Err(KvError::QuotaExceeded(m)) if m.contains("1000")), "{e:?}");
+    assert_eq!(store.kv_get(&s, "one-more").await.unwrap(), None);
+    // updating an existing key is fine; another scope is not affected
+    store.kv_set(&s, "key0002", b"w").await.unwrap();
+    store.kv_set(&scope(t.id, "y", None), "one-more", b"v").await.unwrap();
+    // concurrent inserts into a nearly full scope never overshoot
+    store.kv_delete(&s, "key0002").await.unwrap();
+    store.kv_delete(&s, "key0003").await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (store, s) = (store.clone(), s.clone());
+        tasks.push(tokio::spawn(async move {
+            store.kv_set(&s, &format!("race{i}"), b"v").await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(KvError::QuotaExceeded(_)) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(ok, 2);
+    assert_eq!(store.kv_list(&s, "").await.unwrap().len(), 1000);
+}
+
+async fn check_schedules(store: &Store) {
+    let (t, _) = tenant_with_users(store, "a.test", 0).await;
+    let (t2, _) = tenant_with_users(store, "b.test", 0).await;
+    let json = r#"{ "time_zone_offset_minutes": 60,
+        "periods": [ { "weekday": 1, "from": "09:00", "to": "17:00" } ],
+        "holidays": ["2026-01-12"] }"#;
+    let s = store.set_schedule(t.id, "business-hours", json).await.unwrap();
+    assert_eq!(s.periods.len(), 1);
+    assert_eq!(store.schedule(t.id, "business-hours").await.unwrap(), Some(s.clone()));
+    // Monday 2026-01-05 08:30 UTC = 09:30 local; 2026-01-12 is a holiday
+    let mon_0830 = 1_767_601_800_000;
+    assert_eq!(store.is_open(t.id, "business-hours", mon_0830).await.unwrap(), Some(true));
+    assert_eq!(
+        store.is_open(t.id, "business-hours", mon_0830 - 3_600_000).await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        store.is_open(t.id, "business-hours", mon_0830 + 7 * 86_400_000).await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(store.is_open(t.id, "other", mon_0830).await.unwrap(), None);
+    assert_eq!(store.is_open(t2.id, "business-hours", mon_0830).await.unwrap(), None);
+    // replace, list, delete
+    store.set_schedule(t.id, "business-hours", r#"{"periods": []}"#).await.unwrap();
+    store.set_schedule(t.id, "always", r#"{"periods": [{"weekday": 3, "from": "00:00", "to": "24:00"}]}"#)
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .list_schedules(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["always", "business-hours"]);
+    assert_eq!(store.is_open(t.id, "business-hours", mon_0830).await.unwrap(), Some(false));
+    assert!(store.delete_schedule(t.id, "always").await.unwrap());
+    assert!(!store.delete_schedule(t.id, "always").await.unwrap());
+    // invalid JSON, schedule or name
+    for (name, bad) in [
+        ("x", "{"),
+        ("x", r#"{"periods": [{"weekday": 9, "from": "09:00", "to": "10:00"}]}"#),
+        ("a b", "{}"),
+    ] {
+        assert!(matches!(
+            store.set_schedule(t.id, name, bad).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    assert!(matches!(
+        store.set_schedule(999_999, "x", "{}").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn check_tenant_delete_cascades(store: &Store) {
+    let (a, ua) = tenant_with_users(store, "a.test", 1).await;
+    let (b, ub) = tenant_with_users(store, "b.test", 1).await;
+    install(store, None, "dnd", "1.0.0").await;
+    install(store, Some(a.id), "com.a.private", "1.0.0").await;
+    for (t, u) in [(&a, &ua[0]), (&b, &ub[0])] {
+        store.grant_licence(t.id, "dnd", 1).await.unwrap();
+        store.enable_plugin(t.id, "dnd", Some(u.id), None).await.unwrap();
+        store.suspend_plugin(t.id, "dnd", "x").await.unwrap();
+        store.kv_set(&scope(t.id, "dnd", Some(u.id)), "k", b"v").await.unwrap();
+        store.set_schedule(t.id, "s", "{}").await.unwrap();
+    }
+    store.delete_tenant(a.id).await.unwrap();
+    assert_eq!(store.list_licences(a.id).await.unwrap(), vec![]);
+    assert_eq!(store.list_suspensions(a.id).await.unwrap(), vec![]);
+    assert_eq!(store.list_schedules(a.id).await.unwrap(), vec![]);
+    assert_eq!(store.list_plugin_assignments(a.id, "dnd").await.unwrap(), vec![]);
+    assert_eq!(store.plugin(Some(a.id), "com.a.private").await.unwrap(), None);
+    assert_eq!(store.kv_list(&scope(a.id, "dnd", Some(ua[0].id)), "").await.unwrap().len(), 0);
+    // b is untouched
+    assert_eq!(store.list_licences(b.id).await.unwrap()[0].used, 1);
+    assert_eq!(store.list_suspensions(b.id).await.unwrap().len(), 1);
+    assert_eq!(store.list_schedules(b.id).await.unwrap().len(), 1);
+    assert_eq!(store.kv_list(&scope(b.id, "dnd", Some(ub[0].id)), "").await.unwrap(), ["k"]);
+    assert!(store.plugin(Some(b.id), "dnd").await.unwrap().is_some());
+}
