@@ -159,7 +159,11 @@ async fn check_catalogue(store: &Store) {
     for v in ["1.2.0", "1.10.0", "1.0.0", "2.0.0-rc.1"] {
         install(store, None, "voicemail", v).await;
     }
-    let latest = store.plugin(Some(a.id), "voicemail").await.unwrap().unwrap();
+    let latest = store
+        .plugin(Some(a.id), "voicemail")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(latest.version, "2.0.0-rc.1");
     assert_eq!(latest.tenant_id, None);
     assert_eq!(latest.manifest, manifest("voicemail", "2.0.0-rc.1"));
@@ -201,7 +205,12 @@ async fn check_catalogue(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.plugin(None, "voicemail").await.unwrap().unwrap().version,
+        store
+            .plugin(None, "voicemail")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
         "1.10.0"
     );
     assert_eq!(
@@ -209,7 +218,9 @@ async fn check_catalogue(store: &Store) {
         None
     );
     assert!(matches!(
-        store.remove_plugin_version(None, "voicemail", "9.9.9").await,
+        store
+            .remove_plugin_version(None, "voicemail", "9.9.9")
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -218,7 +229,12 @@ async fn check_catalogue(store: &Store) {
     install(store, Some(a.id), "com.a.ivr", "0.1.0").await;
     install(store, Some(b.id), "com.a.ivr", "0.2.0").await;
     assert_eq!(
-        store.plugin(Some(a.id), "com.a.ivr").await.unwrap().unwrap().version,
+        store
+            .plugin(Some(a.id), "com.a.ivr")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
         "0.1.0"
     );
     assert_eq!(store.plugin(None, "com.a.ivr").await.unwrap(), None);
@@ -238,13 +254,26 @@ async fn check_catalogue(store: &Store) {
             ("voicemail".into(), "1.10.0".into(), None)
         ]
     );
-    assert_eq!(list(None).await, [("voicemail".into(), "1.10.0".into(), None)]);
-    let m = conflict(store.install_plugin(Some(a.id), "voicemail", "5.0.0", "", WASM).await);
+    assert_eq!(
+        list(None).await,
+        [("voicemail".into(), "1.10.0".into(), None)]
+    );
+    let m = conflict(
+        store
+            .install_plugin(Some(a.id), "voicemail", "5.0.0", "", WASM)
+            .await,
+    );
     assert!(m.contains("every tenant"), "{m}");
-    let m = conflict(store.install_plugin(None, "com.a.ivr", "5.0.0", "", WASM).await);
+    let m = conflict(
+        store
+            .install_plugin(None, "com.a.ivr", "5.0.0", "", WASM)
+            .await,
+    );
     assert!(m.contains("private"), "{m}");
     assert!(matches!(
-        store.install_plugin(Some(999_999), "x", "1.0.0", "", WASM).await,
+        store
+            .install_plugin(Some(999_999), "x", "1.0.0", "", WASM)
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -268,8 +297,14 @@ async fn check_licence_enforcement(store: &Store) {
 
     let l = store.grant_licence(t.id, "voicemail", 2).await.unwrap();
     assert_eq!((l.quantity, l.used), (2, 0));
-    store.enable_plugin(t.id, "voicemail", u(0), None).await.unwrap();
-    store.enable_plugin(t.id, "voicemail", u(1), None).await.unwrap();
+    store
+        .enable_plugin(t.id, "voicemail", u(0), None)
+        .await
+        .unwrap();
+    store
+        .enable_plugin(t.id, "voicemail", u(1), None)
+        .await
+        .unwrap();
     let m = conflict(store.enable_plugin(t.id, "voicemail", u(2), None).await);
     assert_eq!(m, "licence for voicemail allows 2 subjects; all are in use");
     // tenant-wide counts as one too
@@ -294,7 +329,10 @@ async fn check_licence_enforcement(store: &Store) {
         .unwrap();
     assert!(!kept.enabled);
     assert_eq!(kept.settings_json, r#"{"pin":"1234"}"#);
-    store.enable_plugin(t.id, "voicemail", u(2), None).await.unwrap();
+    store
+        .enable_plugin(t.id, "voicemail", u(2), None)
+        .await
+        .unwrap();
     conflict(store.enable_plugin(t.id, "voicemail", u(0), None).await);
 
     // settings alone do not use a unit
@@ -308,12 +346,18 @@ async fn check_licence_enforcement(store: &Store) {
         .unwrap();
     assert_eq!(store.list_licences(t.id).await.unwrap()[0].used, 2);
     assert_eq!(
-        store.list_plugin_assignments(t.id, "voicemail").await.unwrap().len(),
+        store
+            .list_plugin_assignments(t.id, "voicemail")
+            .await
+            .unwrap()
+            .len(),
         5
     );
     for bad in ["[1]", "{", "\"x\""] {
         assert!(matches!(
-            store.set_plugin_settings(t.id, "voicemail", u(3), bad).await,
+            store
+                .set_plugin_settings(t.id, "voicemail", u(3), bad)
+                .await,
             Err(StoreError::Invalid(_))
         ));
     }
@@ -322,7 +366,10 @@ async fn check_licence_enforcement(store: &Store) {
     let m = conflict(store.grant_licence(t.id, "voicemail", 1).await);
     assert!(m.contains("voicemail") && m.contains("2 subjects"), "{m}");
     store.grant_licence(t.id, "voicemail", 3).await.unwrap();
-    store.enable_plugin(t.id, "voicemail", u(3), None).await.unwrap();
+    store
+        .enable_plugin(t.id, "voicemail", u(3), None)
+        .await
+        .unwrap();
     // a user of another tenant, or an unknown one, is not a subject here
     let (other, other_users) = tenant_with_users(store, "b.test", 1).await;
     let _ = other;
@@ -334,9 +381,19 @@ async fn check_licence_enforcement(store: &Store) {
         Err(StoreError::NotFound(_))
     ));
     // deleting a user frees its unit
-    let before = store.licence(t.id, "voicemail").await.unwrap().unwrap().used;
+    let before = store
+        .licence(t.id, "voicemail")
+        .await
+        .unwrap()
+        .unwrap()
+        .used;
     store.delete_user(t.id, users[3].id).await.unwrap();
-    let after = store.licence(t.id, "voicemail").await.unwrap().unwrap().used;
+    let after = store
+        .licence(t.id, "voicemail")
+        .await
+        .unwrap()
+        .unwrap()
+        .used;
     assert_eq!(after, before - 1);
 
     // quantity 0 revokes: nothing can be enabled
@@ -353,9 +410,11 @@ async fn check_concurrent_enables(store: &Store) {
     install(store, None, "dnd", "1.0.0").await;
     store.grant_licence(t.id, "dnd", 5).await.unwrap();
     let mut tasks = Vec::new();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(users.len()));
     for u in &users {
-        let (store, tid, uid) = (store.clone(), t.id, u.id);
+        let (store, tid, uid, start) = (store.clone(), t.id, u.id, start.clone());
         tasks.push(tokio::spawn(async move {
+            start.wait().await;
             store.enable_plugin(tid, "dnd", Some(uid), None).await
         }));
     }
@@ -382,13 +441,26 @@ async fn check_active_plugins(store: &Store) {
     let active = |s| async move { store.active_plugins_for_subject(t.id, s).await.unwrap() };
     assert!(active(u0).await.is_empty());
 
-    store.enable_plugin(t.id, "dnd", Some(u0), None).await.unwrap();
     store
-        .set_plugin_settings(t.id, "voicemail", None, r#"{"lang": "nl", "box": {"max": 10}}"#)
+        .enable_plugin(t.id, "dnd", Some(u0), None)
         .await
         .unwrap();
     store
-        .enable_plugin(t.id, "voicemail", Some(u0), Some(r#"{"box": {"pin": "1"}}"#))
+        .set_plugin_settings(
+            t.id,
+            "voicemail",
+            None,
+            r#"{"lang": "nl", "box": {"max": 10}}"#,
+        )
+        .await
+        .unwrap();
+    store
+        .enable_plugin(
+            t.id,
+            "voicemail",
+            Some(u0),
+            Some(r#"{"box": {"pin": "1"}}"#),
+        )
         .await
         .unwrap();
     let now = active(u0).await;
@@ -396,7 +468,10 @@ async fn check_active_plugins(store: &Store) {
     assert_eq!(now[0].settings_json, "{}");
     assert_eq!(now[0].manifest, manifest("dnd", "1.0.0"));
     let vm: serde_json::Value = serde_json::from_str(&now[1].settings_json).unwrap();
-    assert_eq!(vm, serde_json::json!({"lang": "nl", "box": {"max": 10, "pin": "1"}}));
+    assert_eq!(
+        vm,
+        serde_json::json!({"lang": "nl", "box": {"max": 10, "pin": "1"}})
+    );
     assert!(active(u1).await.is_empty());
 
     // tenant-wide: every subject, with the tenant's settings
@@ -423,7 +498,10 @@ async fn check_active_plugins(store: &Store) {
     // a new version is used at once
     install(store, None, "dnd", "1.1.0").await;
     let dnd = active(u0).await.into_iter().next().unwrap();
-    assert_eq!((dnd.plugin_id.as_str(), dnd.version.as_str()), ("dnd", "1.1.0"));
+    assert_eq!(
+        (dnd.plugin_id.as_str(), dnd.version.as_str()),
+        ("dnd", "1.1.0")
+    );
 
     // disable, suspend, revoke: effective immediately
     store.disable_plugin(t.id, "dnd", Some(u0)).await.unwrap();
@@ -483,7 +561,11 @@ async fn check_kv_scoping(store: &Store) {
         scope(a.id, "x", Some(ua[1].id)),
         scope(a.id, "x", None),
     ] {
-        assert_eq!(store.kv_get(&other, "greeting").await.unwrap(), None, "{other:?}");
+        assert_eq!(
+            store.kv_get(&other, "greeting").await.unwrap(),
+            None,
+            "{other:?}"
+        );
         assert!(store.kv_list(&other, "").await.unwrap().is_empty());
         assert!(!store.kv_delete(&other, "greeting").await.unwrap());
         store.kv_set(&other, "greeting", b"other").await.unwrap();
@@ -500,13 +582,18 @@ async fn check_kv_scoping(store: &Store) {
     ));
     // overwrite, binary values, delete
     store.kv_set(&ax, "greeting", &[0, 255, 1]).await.unwrap();
-    assert_eq!(store.kv_get(&ax, "greeting").await.unwrap(), Some(vec![0, 255, 1]));
+    assert_eq!(
+        store.kv_get(&ax, "greeting").await.unwrap(),
+        Some(vec![0, 255, 1])
+    );
     store.kv_set(&ax, "empty", b"").await.unwrap();
     assert_eq!(store.kv_get(&ax, "empty").await.unwrap(), Some(vec![]));
     assert!(store.kv_delete(&ax, "greeting").await.unwrap());
     assert_eq!(store.kv_get(&ax, "greeting").await.unwrap(), None);
     // prefixes: exact, case-sensitive, no wildcards, byte order
-    for k in ["msg/2", "msg/10", "msg/1", "Msg/3", "msg_4", "msg%5", "m", "msgs/é", "msg/é"] {
+    for k in [
+        "msg/2", "msg/10", "msg/1", "Msg/3", "msg_4", "msg%5", "m", "msgs/é", "msg/é",
+    ] {
         store.kv_set(&ax, k, b"1").await.unwrap();
     }
     assert_eq!(
@@ -547,18 +634,26 @@ async fn check_kv_quotas(store: &Store) {
     }
     assert_eq!(store.kv_list(&s, "").await.unwrap().len(), 1000);
     let e = store.kv_set(&s, "one-more", b"v").await;
-    assert!(matches!(&e, Err(KvError::QuotaExceeded(m)) if m.contains("1000")), "{e:?}");
+    assert!(
+        matches!(&e, Err(KvError::QuotaExceeded(m)) if m.contains("1000")),
+        "{e:?}"
+    );
     assert_eq!(store.kv_get(&s, "one-more").await.unwrap(), None);
     // updating an existing key is fine; another scope is not affected
     store.kv_set(&s, "key0002", b"w").await.unwrap();
-    store.kv_set(&scope(t.id, "y", None), "one-more", b"v").await.unwrap();
+    store
+        .kv_set(&scope(t.id, "y", None), "one-more", b"v")
+        .await
+        .unwrap();
     // concurrent inserts into a nearly full scope never overshoot
     store.kv_delete(&s, "key0002").await.unwrap();
     store.kv_delete(&s, "key0003").await.unwrap();
     let mut tasks = Vec::new();
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
     for i in 0..8 {
-        let (store, s) = (store.clone(), s.clone());
+        let (store, s, start) = (store.clone(), s.clone(), start.clone());
         tasks.push(tokio::spawn(async move {
+            start.wait().await;
             store.kv_set(&s, &format!("race{i}"), b"v").await
         }));
     }
@@ -580,25 +675,57 @@ async fn check_schedules(store: &Store) {
     let json = r#"{ "time_zone_offset_minutes": 60,
         "periods": [ { "weekday": 1, "from": "09:00", "to": "17:00" } ],
         "holidays": ["2026-01-12"] }"#;
-    let s = store.set_schedule(t.id, "business-hours", json).await.unwrap();
+    let s = store
+        .set_schedule(t.id, "business-hours", json)
+        .await
+        .unwrap();
     assert_eq!(s.periods.len(), 1);
-    assert_eq!(store.schedule(t.id, "business-hours").await.unwrap(), Some(s.clone()));
+    assert_eq!(
+        store.schedule(t.id, "business-hours").await.unwrap(),
+        Some(s.clone())
+    );
     // Monday 2026-01-05 08:30 UTC = 09:30 local; 2026-01-12 is a holiday
     let mon_0830 = 1_767_601_800_000;
-    assert_eq!(store.is_open(t.id, "business-hours", mon_0830).await.unwrap(), Some(true));
     assert_eq!(
-        store.is_open(t.id, "business-hours", mon_0830 - 3_600_000).await.unwrap(),
+        store
+            .is_open(t.id, "business-hours", mon_0830)
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        store
+            .is_open(t.id, "business-hours", mon_0830 - 3_600_000)
+            .await
+            .unwrap(),
         Some(false)
     );
     assert_eq!(
-        store.is_open(t.id, "business-hours", mon_0830 + 7 * 86_400_000).await.unwrap(),
+        store
+            .is_open(t.id, "business-hours", mon_0830 + 7 * 86_400_000)
+            .await
+            .unwrap(),
         Some(false)
     );
     assert_eq!(store.is_open(t.id, "other", mon_0830).await.unwrap(), None);
-    assert_eq!(store.is_open(t2.id, "business-hours", mon_0830).await.unwrap(), None);
+    assert_eq!(
+        store
+            .is_open(t2.id, "business-hours", mon_0830)
+            .await
+            .unwrap(),
+        None
+    );
     // replace, list, delete
-    store.set_schedule(t.id, "business-hours", r#"{"periods": []}"#).await.unwrap();
-    store.set_schedule(t.id, "always", r#"{"periods": [{"weekday": 3, "from": "00:00", "to": "24:00"}]}"#)
+    store
+        .set_schedule(t.id, "business-hours", r#"{"periods": []}"#)
+        .await
+        .unwrap();
+    store
+        .set_schedule(
+            t.id,
+            "always",
+            r#"{"periods": [{"weekday": 3, "from": "00:00", "to": "24:00"}]}"#,
+        )
         .await
         .unwrap();
     let names: Vec<String> = store
@@ -609,13 +736,22 @@ async fn check_schedules(store: &Store) {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(names, ["always", "business-hours"]);
-    assert_eq!(store.is_open(t.id, "business-hours", mon_0830).await.unwrap(), Some(false));
+    assert_eq!(
+        store
+            .is_open(t.id, "business-hours", mon_0830)
+            .await
+            .unwrap(),
+        Some(false)
+    );
     assert!(store.delete_schedule(t.id, "always").await.unwrap());
     assert!(!store.delete_schedule(t.id, "always").await.unwrap());
     // invalid JSON, schedule or name
     for (name, bad) in [
         ("x", "{"),
-        ("x", r#"{"periods": [{"weekday": 9, "from": "09:00", "to": "10:00"}]}"#),
+        (
+            "x",
+            r#"{"periods": [{"weekday": 9, "from": "09:00", "to": "10:00"}]}"#,
+        ),
         ("a b", "{}"),
     ] {
         assert!(matches!(
@@ -636,22 +772,47 @@ async fn check_tenant_delete_cascades(store: &Store) {
     install(store, Some(a.id), "com.a.private", "1.0.0").await;
     for (t, u) in [(&a, &ua[0]), (&b, &ub[0])] {
         store.grant_licence(t.id, "dnd", 1).await.unwrap();
-        store.enable_plugin(t.id, "dnd", Some(u.id), None).await.unwrap();
+        store
+            .enable_plugin(t.id, "dnd", Some(u.id), None)
+            .await
+            .unwrap();
         store.suspend_plugin(t.id, "dnd", "x").await.unwrap();
-        store.kv_set(&scope(t.id, "dnd", Some(u.id)), "k", b"v").await.unwrap();
+        store
+            .kv_set(&scope(t.id, "dnd", Some(u.id)), "k", b"v")
+            .await
+            .unwrap();
         store.set_schedule(t.id, "s", "{}").await.unwrap();
     }
     store.delete_tenant(a.id).await.unwrap();
     assert_eq!(store.list_licences(a.id).await.unwrap(), vec![]);
     assert_eq!(store.list_suspensions(a.id).await.unwrap(), vec![]);
     assert_eq!(store.list_schedules(a.id).await.unwrap(), vec![]);
-    assert_eq!(store.list_plugin_assignments(a.id, "dnd").await.unwrap(), vec![]);
-    assert_eq!(store.plugin(Some(a.id), "com.a.private").await.unwrap(), None);
-    assert_eq!(store.kv_list(&scope(a.id, "dnd", Some(ua[0].id)), "").await.unwrap().len(), 0);
+    assert_eq!(
+        store.list_plugin_assignments(a.id, "dnd").await.unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store.plugin(Some(a.id), "com.a.private").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .kv_list(&scope(a.id, "dnd", Some(ua[0].id)), "")
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
     // b is untouched
     assert_eq!(store.list_licences(b.id).await.unwrap()[0].used, 1);
     assert_eq!(store.list_suspensions(b.id).await.unwrap().len(), 1);
     assert_eq!(store.list_schedules(b.id).await.unwrap().len(), 1);
-    assert_eq!(store.kv_list(&scope(b.id, "dnd", Some(ub[0].id)), "").await.unwrap(), ["k"]);
+    assert_eq!(
+        store
+            .kv_list(&scope(b.id, "dnd", Some(ub[0].id)), "")
+            .await
+            .unwrap(),
+        ["k"]
+    );
     assert!(store.plugin(Some(b.id), "dnd").await.unwrap().is_some());
 }

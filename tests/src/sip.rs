@@ -520,6 +520,71 @@ impl Registrant {
     }
 }
 
+/// An INVITE from `from_user` to `to_user` of the demo tenant, sent from
+/// `udp`, offering PCMU at `media_port`; `cseq` and `branch` as given.
+pub fn invite_request(
+    udp: &SipUdp,
+    from_user: &str,
+    to_user: &str,
+    call_id: &str,
+    from_tag: &str,
+    cseq: u32,
+    branch: &str,
+    media_port: u16,
+    proxy_authorization: Option<&str>,
+) -> String {
+    let local = udp.local();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {media_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let auth = proxy_authorization
+        .map(|a| format!("Proxy-Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "INVITE sip:{to_user}@{d} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{from_user}@{d}>;tag={from_tag}\r\n\
+         To: <sip:{to_user}@{d}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} INVITE\r\n\
+         Contact: <sip:{from_user}@{local}>\r\n\
+         {auth}\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {len}\r\n\r\n{sdp}",
+        d = DEMO_DOMAIN,
+        len = sdp.len()
+    )
+}
+
+/// The ACK for a non-2xx final response to `invite` (RFC 3261 §17.1.1.3:
+/// same Request-URI, top Via and From as the INVITE, To of the response).
+pub fn ack_for_failure(invite: &str, resp: &SipMessage) -> String {
+    let inv = SipMessage::parse(invite.as_bytes()).expect("parse our INVITE");
+    let uri = inv
+        .start_line
+        .split(' ')
+        .nth(1)
+        .expect("Request-URI")
+        .to_string();
+    format!(
+        "ACK {uri} SIP/2.0\r\n\
+         Via: {via}\r\n\
+         Max-Forwards: 70\r\n\
+         From: {from}\r\n\
+         To: {to}\r\n\
+         Call-ID: {cid}\r\n\
+         CSeq: {n} ACK\r\n\
+         Content-Length: 0\r\n\r\n",
+        via = inv.header("Via").expect("Via"),
+        from = inv.header("From").expect("From"),
+        to = resp.header("To").expect("To"),
+        cid = inv.header("Call-ID").expect("Call-ID"),
+        n = inv.cseq_number().expect("CSeq"),
+    )
+}
+
 /// Reads the `expires` parameter of a Contact value.
 pub fn contact_expires(contact: &str) -> Option<u32> {
     contact.split(';').skip(1).find_map(|p| {

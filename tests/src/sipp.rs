@@ -557,6 +557,28 @@ impl SippRun {
             .collect()
     }
 
+    /// Final responses received more than once (the peer retransmitted
+    /// them: it did not get or did not match our ACK).
+    pub fn repeated_finals(&self) -> Vec<String> {
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for m in self.received().iter().filter(|m| m.is_final()) {
+            let key = format!(
+                "{} ({}, Call-ID {})",
+                m.start_line,
+                m.header("CSeq").unwrap_or(""),
+                m.header("Call-ID").unwrap_or("")
+            );
+            match seen.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((key, 1)),
+            }
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{k} x{n}"))
+            .collect()
+    }
+
     /// Everything useful to understand a failure.
     pub fn report(&self) -> String {
         let tail = |s: &str, n: usize| {
@@ -568,12 +590,14 @@ impl SippRun {
             s[i..].to_string()
         };
         format!(
-            "{} exited with {:?}\ncommand: {}\nreceived: {:?}\n--- sipp errors ---\n{}\n\
+            "{} exited with {:?}\ncommand: {}\nreceived: {:?}\nretransmitted to us: {:?}\n\
+             --- sipp errors ---\n{}\n\
              --- sipp stderr ---\n{}\n--- sipp message trace (tail) ---\n{}",
             self.label,
             self.code,
             self.command_line,
             self.received_summary(),
+            self.repeated_finals(),
             tail(&self.errors, 3000),
             tail(&self.stderr, 2000),
             tail(&self.messages, 40000),

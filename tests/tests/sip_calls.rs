@@ -3,6 +3,7 @@
 //! registered, wrong number; a user with two phones; the call list.
 
 use centrale_tests::rtp::{self, RtpPeer};
+use centrale_tests::sip::{ack_for_failure, invite_request, SipUdp};
 use centrale_tests::{Pbx, Phone, SippRun, DEMO_DOMAIN};
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,8 @@ fn call_201_to_202_carries_rtp_both_ways() {
     let uas = uas.wait(WAIT);
     pbx.check(&uac, "201 calling 202");
     pbx.check(&uas, "202 answering 201");
+    // The caller ACKed the 200 at once: the host stops retransmitting it.
+    assert_final_once(&uac, 200);
     let bye = uas
         .find_received(|m| m.is_request("BYE"))
         .expect("202 got the BYE");
@@ -345,4 +348,98 @@ fn callee_behind_nat_is_reached_at_the_address_its_register_came_from() {
     let uas = uas.wait(WAIT);
     pbx.check(&uac, "201 calling 202 behind NAT");
     pbx.check(&uas, "202 behind NAT answering");
+}
+
+#[test]
+fn caller_hanging_up_right_after_trying_stops_the_call() {
+    // The CANCEL follows the 100 Trying at once, while the host is still
+    // setting the call up: it must still end the call with 487, and the
+    // callee's phone must not keep ringing.
+    let pbx = Pbx::start_demo();
+    let phone = pbx.phone();
+    pbx.register(&phone, "202", "202", "demo202");
+    let mut uas = pbx
+        .sipp("uas_ring_forever.xml")
+        .phone(&phone)
+        .timeout_s(15)
+        .spawn();
+    uas.wait_bound();
+    let caller = pbx.phone();
+    let uac = pbx
+        .sipp("uac_cancel_early.xml")
+        .phone(&caller)
+        .set("aor", "201")
+        .service("202")
+        .auth("201", "demo201")
+        .timeout_s(10)
+        .run();
+    // Either 202 never rang, or it got a CANCEL.
+    let uas = uas.wait(Duration::from_secs(3));
+    pbx.check(&uac, "201 cancelling right after 100 Trying");
+    assert_final_once(&uac, 487);
+    if uas.find_received(|m| m.is_request("INVITE")).is_some() {
+        assert!(
+            uas.find_received(|m| m.is_request("CANCEL")).is_some(),
+            "202 kept ringing after the caller cancelled: {:?}",
+            uas.received_summary()
+        );
+    }
+}
+
+#[test]
+fn challenge_to_an_invite_is_not_repeated_once_acked() {
+    // Phones ACK a 407 within microseconds. The host's INVITE server
+    // transaction must absorb that ACK and stop retransmitting the 407
+    // (RFC 3261 §17.2.1); otherwise the caller sees a stray 407 with
+    // another To tag in the middle of its call. Many callers at once, each
+    // ACKing immediately, then listening 1.5 s for retransmissions.
+    let pbx = Pbx::start_demo();
+    let mut repeated: Vec<String> = Vec::new();
+    // The race is narrow: three rounds of 40 callers.
+    for round in 0..3 {
+        repeated.extend(std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..40u16)
+                .map(|i| {
+                    let pbx = &pbx;
+                    scope.spawn(move || {
+                        let udp = SipUdp::new(pbx.sip_addr());
+                        let invite = invite_request(
+                            &udp,
+                            "201",
+                            "202",
+                            &format!("{}@tests", centrale_tests::token()),
+                            &centrale_tests::token(),
+                            1,
+                            &format!("z9hG4bK{}", centrale_tests::token()),
+                            40000 + i,
+                            None,
+                        );
+                        udp.send(invite.as_bytes());
+                        let resp = udp
+                            .recv_final(Duration::from_secs(5))
+                            .expect("an answer to the INVITE");
+                        assert_eq!(resp.status, Some(407), "{}", resp.raw);
+                        udp.send(ack_for_failure(&invite, &resp).as_bytes());
+                        let again = udp
+                            .recv_all(Duration::from_millis(1500))
+                            .into_iter()
+                            .filter(|m| m.status == Some(407))
+                            .count();
+                        (again > 0).then(|| {
+                            format!("round {round}, caller {i}: 407 repeated {again} times")
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().expect("caller thread"))
+                .collect::<Vec<_>>()
+        }));
+    }
+    assert!(
+        repeated.is_empty(),
+        "the host retransmitted its 407 after the ACK:\n{}",
+        repeated.join("\n")
+    );
 }

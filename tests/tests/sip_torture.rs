@@ -46,7 +46,8 @@ enum Expect {
 
 /// File, RFC 4475 section, expectation.
 const CASES: &[(&str, &str, Expect)] = &[
-    // 3.1.1: valid messages; requests must be answered.
+    // 3.1.1: valid messages; requests must be answered (wsinv carries a To
+    // tag of no dialog here, so 481 is its right answer).
     ("wsinv.dat", "3.1.1.1", Expect::AnyFinal),
     ("intmeth.dat", "3.1.1.2", Expect::AnyFinal),
     ("esc01.dat", "3.1.1.3", Expect::AnyFinal),
@@ -165,10 +166,19 @@ fn judge(file: &str, expect: Expect, got: &[SipMessage]) -> Option<String> {
     let m = first?;
     match (file, m.status) {
         ("bext01.dat", Some(420)) => {
-            let u = m.header_all("Unsupported").join(", ");
-            if !u.contains("nothingSupported") {
+            // A UAS lists the Require tags it lacks; Proxy-Require is not
+            // for it (RFC 3261 §8.2.2.3).
+            let u: Vec<&str> = m
+                .header_all("Unsupported")
+                .into_iter()
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect();
+            let wanted = ["nothingSupportsThis", "nothingSupportsThisEither"];
+            if !wanted.iter().all(|w| u.contains(w)) || u.iter().any(|t| t.contains("Proxies")) {
                 return Some(format!(
-                    "420 without Unsupported: nothingSupported:\n{}",
+                    "420 must list Unsupported: {} (and no Proxy-Require tag):\n{}",
+                    wanted.join(", "),
                     m.raw
                 ));
             }

@@ -148,7 +148,7 @@ impl Store {
                 } else {
                     format!(
                         "plugin id {id} is already used by a private plugin of a tenant: \
-                         choose another id (e.g. a reverse domain name)"
+                         choose another id (e.g. prefixed with the company name)"
                     )
                 }));
             }

@@ -233,8 +233,13 @@ pub struct Period {
 impl Schedule {
     /// Parses and checks a schedule; the error names the faulty field.
     pub fn from_json(json: &str) -> Result<Schedule, String> {
+        let value: Value =
+            serde_json::from_str(json).map_err(|e| format!("schedule is not valid JSON: {e}"))?;
+        if !value.is_object() {
+            return Err("schedule is not a JSON object".into());
+        }
         let s: Schedule =
-            serde_json::from_str(json).map_err(|e| format!("schedule is not valid: {e}"))?;
+            serde_json::from_value(value).map_err(|e| format!("schedule is not valid: {e}"))?;
         s.validate()?;
         Ok(s)
     }

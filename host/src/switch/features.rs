@@ -1,0 +1,287 @@
+//! Feature plugins as the switch's [`HookRunner`]: for a subject, the
+//! plugins enabled and licensed for it (from the store), ordered by each
+//! manifest's priority for the hook, invoked one by one in the sandboxed
+//! runtime until one decides. Faults count as `proceed`; a plugin that keeps
+//! faulting for a tenant is suspended for that tenant, with the reason stored.
+
+use super::pipeline::{self, BoxFuture, DiversionReason, HookDecision, HookPoint, HookRunner};
+use crate::runtime::types::{self as wit};
+use crate::runtime::{FaultTracker, Hook, HookCall, HookOutcome, LoadedPlugin, Manifest, Runtime, Scope};
+use crate::store::Store;
+use crate::tenancy::plugins::ActivePlugin;
+use crate::tenancy::User;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The plugin-backed hook runner.
+pub struct Features {
+    runtime: Arc<Runtime>,
+    store: Store,
+    /// Loaded components by content hash (a new version is a new hash, so
+    /// new calls pick it up while running ones keep theirs).
+    loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    faults: FaultTracker,
+}
+
+impl Features {
+    /// A runner over `runtime` and `store`. A plugin is suspended for a
+    /// tenant after 5 consecutive faults within 10 minutes.
+    pub fn new(runtime: Arc<Runtime>, store: Store) -> Self {
+        Self {
+            runtime,
+            store,
+            loaded: Mutex::new(HashMap::new()),
+            faults: FaultTracker::new(5, Duration::from_secs(600)),
+        }
+    }
+
+    /// The runtime (statistics, tests).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    async fn load(&self, active: &ActivePlugin) -> Option<Arc<LoadedPlugin>> {
+        if let Some(p) = self.loaded.lock().ok()?.get(&active.wasm_sha256) {
+            return Some(p.clone());
+        }
+        let manifest = match Manifest::from_toml(&active.manifest) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(plugin = %active.plugin_id, "stored manifest is invalid: {e}");
+                return None;
+            }
+        };
+        let wasm = match self.store.plugin_component(&active.wasm_sha256).await {
+            Ok(Some(w)) => w,
+            other => {
+                tracing::error!(plugin = %active.plugin_id, "component missing: {other:?}");
+                return None;
+            }
+        };
+        // Compiling (or loading the precompiled cache) is CPU work.
+        let rt = self.runtime.clone();
+        let loaded = tokio::task::spawn_blocking(move || rt.load(&manifest, &wasm)).await;
+        match loaded {
+            Ok(Ok(p)) => {
+                if let Ok(mut m) = self.loaded.lock() {
+                    m.insert(active.wasm_sha256.clone(), p.clone());
+                }
+                Some(p)
+            }
+            Ok(Err(e)) => {
+                tracing::error!(plugin = %active.plugin_id, "cannot load: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::error!(plugin = %active.plugin_id, "loader task failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// The subject's plugins that listen to `hook`, in priority order.
+    async fn chain(&self, tenant_id: i64, subject_id: i64, hook: Hook) -> Vec<Arc<LoadedPlugin>> {
+        let active = match self.store.active_plugins_for_subject(tenant_id, subject_id).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("active plugins: {e}");
+                return Vec::new();
+            }
+        };
+        let mut chain = Vec::new();
+        for a in &active {
+            if self.faults.is_suspended(tenant_id, &a.plugin_id) {
+                continue;
+            }
+            if let Some(p) = self.load(a).await {
+                if let Some(prio) = p.manifest().priority(hook) {
+                    chain.push((prio, a.plugin_id.clone(), p));
+                }
+            }
+        }
+        chain.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        chain.into_iter().map(|(_, _, p)| p).collect()
+    }
+
+    async fn invoke(&self, plugin: &LoadedPlugin, call: &pipeline::HookCall, input: HookCall) -> HookOutcome {
+        let scope = Scope {
+            tenant_id: call.tenant.id,
+            tenant_domain: call.tenant.domain.clone(),
+            plugin_id: plugin.id().to_string(),
+            subject_id: Some(call.subject.id),
+        };
+        let outcome = self.runtime.invoke(plugin, scope, input).await;
+        if let HookOutcome::Fault { kind, message } = &outcome {
+            tracing::warn!(
+                tenant = %call.tenant.domain, plugin = plugin.id(), call_id = %call.id,
+                fault = kind.name(), "plugin fault (treated as proceed): {message}"
+            );
+        }
+        if let Some(s) = self.faults.record(call.tenant.id, plugin.id(), &outcome) {
+            tracing::error!(tenant = %call.tenant.domain, plugin = plugin.id(), "plugin suspended: {}", s.reason);
+            if let Err(e) = self
+                .store
+                .suspend_plugin(call.tenant.id, plugin.id(), &s.reason)
+                .await
+            {
+                tracing::error!("storing the suspension: {e}");
+            }
+        }
+        outcome
+    }
+}
+
+fn subject(u: &User) -> wit::Subject {
+    wit::Subject {
+        id: u64::try_from(u.id).unwrap_or(0),
+        kind: wit::SubjectKind::User,
+        extension: Some(u.extension.clone()),
+        numbers: u.numbers.clone(),
+        display_name: u.display_name.clone(),
+    }
+}
+
+fn reason_to_wit(r: DiversionReason) -> wit::DiversionReason {
+    match r {
+        DiversionReason::Unconditional => wit::DiversionReason::Unconditional,
+        DiversionReason::UserBusy => wit::DiversionReason::UserBusy,
+        DiversionReason::NoAnswer => wit::DiversionReason::NoAnswer,
+        DiversionReason::Unavailable => wit::DiversionReason::Unavailable,
+        DiversionReason::TimeOfDay => wit::DiversionReason::TimeOfDay,
+        DiversionReason::Deflection => wit::DiversionReason::Deflection,
+        DiversionReason::Unknown => wit::DiversionReason::Unknown,
+    }
+}
+
+fn reason_from_wit(r: wit::DiversionReason) -> DiversionReason {
+    match r {
+        wit::DiversionReason::Unconditional => DiversionReason::Unconditional,
+        wit::DiversionReason::UserBusy => DiversionReason::UserBusy,
+        wit::DiversionReason::NoAnswer => DiversionReason::NoAnswer,
+        wit::DiversionReason::Unavailable => DiversionReason::Unavailable,
+        wit::DiversionReason::TimeOfDay => DiversionReason::TimeOfDay,
+        wit::DiversionReason::Deflection => DiversionReason::Deflection,
+        wit::DiversionReason::Unknown => DiversionReason::Unknown,
+    }
+}
+
+/// The WIT view of a call.
+pub fn wit_call(call: &pipeline::HookCall) -> wit::Call {
+    wit::Call {
+        id: call.id.clone(),
+        tenant: call.tenant.domain.clone(),
+        direction: if call.internal {
+            wit::Direction::Internal
+        } else {
+            wit::Direction::Inbound
+        },
+        caller: wit::Party {
+            number: call.caller.number.clone(),
+            display_name: call.caller.display_name.clone(),
+            anonymous: call.caller.anonymous,
+            asserted_identity: call.caller.asserted_identity.clone(),
+            subject: call.caller.user.as_ref().map(subject),
+        },
+        subject: subject(&call.subject),
+        dialled: call.dialled.clone(),
+        diversions: call
+            .diversions
+            .iter()
+            .map(|d| wit::Diversion {
+                diverted_from: d.from.clone(),
+                diverted_to: d.to.clone(),
+                reason: reason_to_wit(d.reason),
+            })
+            .collect(),
+        started_at: u64::try_from(call.started_at).unwrap_or(0),
+    }
+}
+
+/// The switch's view of a decision; `None` for proceed (and take-over,
+/// which 0.1 hosts treat as proceed).
+pub fn decision(d: wit::Decision) -> Option<HookDecision> {
+    match d {
+        wit::Decision::Proceed | wit::Decision::TakeOver => None,
+        wit::Decision::Reject(r) => Some(HookDecision::Reject {
+            code: r.code,
+            reason: if r.reason.is_empty() { None } else { Some(r.reason) },
+            announcement: r.announcement,
+        }),
+        wit::Decision::Redirect(r) => Some(HookDecision::Redirect {
+            destination: r.destination,
+            reason: reason_from_wit(r.reason),
+        }),
+        wit::Decision::AddTargets(t) => Some(HookDecision::AddTargets(t)),
+        wit::Decision::TreatAsBusy => Some(HookDecision::TreatAsBusy),
+    }
+}
+
+fn call_result(result: &str) -> wit::CallResult {
+    match result {
+        "answered" => wit::CallResult::Answered,
+        "busy" => wit::CallResult::Busy,
+        "no-answer" => wit::CallResult::NoAnswer,
+        "unavailable" => wit::CallResult::Unavailable,
+        "rejected" => wit::CallResult::Rejected,
+        "cancelled" => wit::CallResult::Cancelled,
+        _ => wit::CallResult::Failed,
+    }
+}
+
+impl HookRunner for Features {
+    fn decide<'a>(&'a self, point: HookPoint, call: &'a pipeline::HookCall) -> BoxFuture<'a, Option<HookDecision>> {
+        Box::pin(async move {
+            let hook = match point {
+                HookPoint::Terminate => Hook::Terminate,
+                HookPoint::Busy => Hook::Busy,
+                HookPoint::NoAnswer => Hook::NoAnswer,
+                HookPoint::Unreachable => Hook::Unreachable,
+            };
+            let chain = self.chain(call.tenant.id, call.subject.id, hook).await;
+            if chain.is_empty() {
+                return None;
+            }
+            let input = wit_call(call);
+            for plugin in chain {
+                let hc = match point {
+                    HookPoint::Terminate => HookCall::Terminate(input.clone()),
+                    HookPoint::Busy => HookCall::Busy(input.clone()),
+                    HookPoint::NoAnswer => HookCall::NoAnswer(input.clone()),
+                    HookPoint::Unreachable => HookCall::Unreachable(input.clone()),
+                };
+                let outcome = self.invoke(&plugin, call, hc).await;
+                if let Some(d) = decision(outcome.decision()) {
+                    return Some(d);
+                }
+            }
+            None
+        })
+    }
+
+    fn ended<'a>(
+        &'a self,
+        call: &'a pipeline::HookCall,
+        result: &'a str,
+        sip_code: u16,
+        answered_at: Option<i64>,
+        ended_at: i64,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let chain = self.chain(call.tenant.id, call.subject.id, Hook::CallEnded).await;
+            if chain.is_empty() {
+                return;
+            }
+            let summary = wit::CallSummary {
+                call: wit_call(call),
+                result: call_result(result),
+                sip_code,
+                answered_at: answered_at.and_then(|a| u64::try_from(a).ok()),
+                ended_at: u64::try_from(ended_at).unwrap_or(0),
+            };
+            for plugin in chain {
+                self.invoke(&plugin, call, HookCall::CallEnded(summary.clone())).await;
+            }
+        })
+    }
+}
