@@ -6,16 +6,18 @@
 //! text to print, so that it can be tested without a terminal; [`plugin`],
 //! [`licence`] and [`schedule`] dispatch the clap subcommands.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
 
-use crate::runtime::manifest::{LicenceScope, Manifest};
 use crate::store::Store;
-use crate::tenancy::plugins::{merge_settings, Assignment};
-use crate::tenancy::Tenant;
+
+mod commands;
+
+pub use commands::{
+    licence_grant, licence_list, plugin_disable, plugin_enable, plugin_install, plugin_list,
+    plugin_settings, schedule_list, schedule_set,
+};
 
 /// `centrale plugin ...`
 #[derive(Subcommand, Debug)]
@@ -167,337 +169,63 @@ pub async fn schedule(store: &Store, cmd: ScheduleCmd) -> anyhow::Result<String>
     }
 }
 
-async fn tenant(store: &Store, domain: &str) -> anyhow::Result<Tenant> {
-    store
-        .tenant_by_domain(domain)
-        .await?
-        .ok_or_else(|| anyhow!("no tenant with domain {domain:?} (see `centrale tenant list`)"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
 
-async fn user_id(store: &Store, t: &Tenant, ext: &str) -> anyhow::Result<i64> {
-    Ok(store
-        .user_by_extension(t.id, ext)
-        .await?
-        .ok_or_else(|| anyhow!("no user with extension {ext} in {}", t.domain))?
-        .id)
-}
+    /// The commands as `cli.rs` mounts them.
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: Top,
+    }
 
-/// The manifest of the newest version of `plugin` the tenant can see.
-async fn visible_manifest(store: &Store, t: &Tenant, plugin: &str) -> anyhow::Result<Manifest> {
-    let p = store.plugin(Some(t.id), plugin).await?.ok_or_else(|| {
-        anyhow!(
-            "plugin {plugin} is not installed for {} (see `centrale plugin list`)",
-            t.domain
-        )
-    })?;
-    Manifest::from_toml(&p.manifest).map_err(|e| {
-        anyhow!(
-            "the stored manifest of {plugin} {} is not valid: {e}",
-            p.version
-        )
-    })
-}
-
-/// `plugin install`: validates the manifest, checks the component's imports
-/// against its capabilities by loading it in a runtime, stores both, and
-/// reports the capabilities the plugin asks for.
-pub async fn plugin_install(
-    store: &Store,
-    manifest_path: &Path,
-    component_path: &Path,
-    tenant_domain: Option<&str>,
-) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(manifest_path)
-        .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-    let manifest =
-        Manifest::from_toml(&text).map_err(|e| anyhow!("{}: {e}", manifest_path.display()))?;
-    let wasm = std::fs::read(component_path)
-        .with_context(|| format!("cannot read {}", component_path.display()))?;
-    check_component(&manifest, &wasm)
-        .map_err(|e| anyhow!("{} cannot be installed: {e:#}", component_path.display()))?;
-    let owner = match tenant_domain {
-        Some(d) => Some(tenant(store, d).await?),
-        None => None,
-    };
-    let p = store
-        .install_plugin(
-            owner.as_ref().map(|t| t.id),
-            &manifest.id,
-            &manifest.version,
-            &text,
-            &wasm,
-        )
-        .await?;
-    let mut out = format!(
-        "plugin {} {} installed {} (component sha256 {})\n",
-        p.id,
-        p.version,
-        match &owner {
-            Some(t) => format!("privately for {}", t.domain),
-            None => "for every tenant".into(),
+    #[derive(Subcommand, Debug)]
+    enum Top {
+        Plugin {
+            #[command(subcommand)]
+            cmd: PluginCmd,
         },
-        p.wasm_sha256
-    );
-    let caps: Vec<&str> = manifest.granted().iter().map(|c| c.name()).collect();
-    let _ = writeln!(out, "capabilities: {}", caps.join(", "));
-    let hooks: Vec<String> = manifest
-        .hooks
-        .iter()
-        .map(|(h, p)| format!("{} ({p})", h.name()))
-        .collect();
-    let _ = writeln!(out, "hooks: {}", hooks.join(", "));
-    let _ = writeln!(out, "licensed per {}", scope_name(manifest.licence_scope));
-    Ok(out)
-}
-
-/// Loads the component in a runtime with the default configuration: refuses
-/// imports the manifest does not declare and components that do not match
-/// the WIT world.
-fn check_component(manifest: &Manifest, wasm: &[u8]) -> anyhow::Result<()> {
-    let runtime = crate::runtime::Runtime::new(Default::default())?;
-    runtime.load(manifest, wasm)?;
-    Ok(())
-}
-
-fn scope_name(s: LicenceScope) -> &'static str {
-    match s {
-        LicenceScope::Tenant => "tenant",
-        LicenceScope::User => "user",
-        LicenceScope::Service => "service",
-    }
-}
-
-/// `plugin list`: the newest version of every plugin the tenant (or every
-/// tenant) can use.
-pub async fn plugin_list(store: &Store, tenant_domain: Option<&str>) -> anyhow::Result<String> {
-    let t = match tenant_domain {
-        Some(d) => Some(tenant(store, d).await?),
-        None => None,
-    };
-    let mut out = String::new();
-    for p in store.list_plugins(t.as_ref().map(|t| t.id)).await? {
-        let (name, caps) = match Manifest::from_toml(&p.manifest) {
-            Ok(m) => (
-                m.name.clone(),
-                m.granted()
-                    .iter()
-                    .map(|c| c.name())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            Err(e) => (format!("(manifest not valid: {e})"), String::new()),
-        };
-        let _ = writeln!(
-            out,
-            "{}\t{}\t{}\t{}\t{}",
-            p.id,
-            p.version,
-            if p.tenant_id.is_some() {
-                "private"
-            } else {
-                "public"
-            },
-            name,
-            caps
-        );
-    }
-    Ok(out)
-}
-
-/// `licence grant`.
-pub async fn licence_grant(
-    store: &Store,
-    tenant_domain: &str,
-    plugin: &str,
-    quantity: i64,
-) -> anyhow::Result<String> {
-    let t = tenant(store, tenant_domain).await?;
-    let l = store.grant_licence(t.id, plugin, quantity).await?;
-    Ok(if quantity == 0 {
-        format!(
-            "licence for {plugin} revoked in {} ({} assignments kept)\n",
-            t.domain, l.used
-        )
-    } else {
-        format!(
-            "licence for {plugin} in {}: {} ({} in use)\n",
-            t.domain, l.quantity, l.used
-        )
-    })
-}
-
-/// `licence list`.
-pub async fn licence_list(store: &Store, tenant_domain: &str) -> anyhow::Result<String> {
-    let t = tenant(store, tenant_domain).await?;
-    let mut out = String::new();
-    for l in store.list_licences(t.id).await? {
-        let suspended = match store.plugin_suspension(t.id, &l.plugin_id).await? {
-            Some(s) => format!("\tsuspended: {}", s.reason),
-            None => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{}\t{} of {} in use{suspended}",
-            l.plugin_id, l.used, l.quantity
-        );
-    }
-    Ok(out)
-}
-
-/// Checks that the target fits the plugin's licence scope; returns the subject.
-async fn subject_of(
-    store: &Store,
-    t: &Tenant,
-    m: &Manifest,
-    target: &Target,
-) -> anyhow::Result<Option<i64>> {
-    match (m.licence_scope, &target.user) {
-        (LicenceScope::Tenant, None) => Ok(None),
-        (LicenceScope::Tenant, Some(_)) => bail!(
-            "{} is licensed per tenant: enable it with --tenant-wide",
-            m.id
-        ),
-        (LicenceScope::User, Some(ext)) => Ok(Some(user_id(store, t, ext).await?)),
-        (LicenceScope::User, None) => bail!(
-            "{} is licensed per user: enable it with --user EXTENSION",
-            m.id
-        ),
-        (LicenceScope::Service, _) => bail!(
-            "{} is licensed per service subject; services are not supported by this host yet",
-            m.id
-        ),
-    }
-}
-
-/// Validates `settings` (the document to store for `subject`) against the
-/// manifest: the settings in effect after storing it must match the schema.
-async fn check_settings(
-    store: &Store,
-    t: &Tenant,
-    m: &Manifest,
-    subject: Option<i64>,
-    settings: &str,
-) -> anyhow::Result<()> {
-    let doc: serde_json::Value =
-        serde_json::from_str(settings).map_err(|e| anyhow!("settings are not valid JSON: {e}"))?;
-    let effective = match subject {
-        None => doc,
-        Some(_) => {
-            let tenant_wide = store.effective_plugin_settings(t.id, &m.id, None).await?;
-            let base: serde_json::Value = serde_json::from_str(&tenant_wide)?;
-            merge_settings(&base, &doc)
-        }
-    };
-    m.validate_settings(&effective)
-        .map_err(|e| anyhow!("settings for {} are not valid: {e}", m.id))
-}
-
-fn describe(t: &Tenant, target: &Target) -> String {
-    match &target.user {
-        Some(ext) => format!("user {ext} of {}", t.domain),
-        None => format!("all of {}", t.domain),
-    }
-}
-
-/// `plugin enable`: within the licence (a clear error beyond it).
-pub async fn plugin_enable(
-    store: &Store,
-    target: &Target,
-    settings: Option<&str>,
-) -> anyhow::Result<String> {
-    let t = tenant(store, &target.tenant).await?;
-    let m = visible_manifest(store, &t, &target.plugin).await?;
-    let subject = subject_of(store, &t, &m, target).await?;
-    if let Some(s) = settings {
-        check_settings(store, &t, &m, subject, s).await?;
-    }
-    store.enable_plugin(t.id, &m.id, subject, settings).await?;
-    Ok(format!("{} enabled for {}\n", m.id, describe(&t, target)))
-}
-
-/// `plugin disable`.
-pub async fn plugin_disable(store: &Store, target: &Target) -> anyhow::Result<String> {
-    let t = tenant(store, &target.tenant).await?;
-    let subject = match &target.user {
-        Some(ext) => Some(user_id(store, &t, ext).await?),
-        None => None,
-    };
-    let was = store.disable_plugin(t.id, &target.plugin, subject).await?;
-    Ok(if was {
-        format!("{} disabled for {}\n", target.plugin, describe(&t, target))
-    } else {
-        format!(
-            "{} was not enabled for {}\n",
-            target.plugin,
-            describe(&t, target)
-        )
-    })
-}
-
-/// `plugin settings`: stores settings for a user or tenant-wide.
-pub async fn plugin_settings(
-    store: &Store,
-    tenant_domain: &str,
-    plugin: &str,
-    user: Option<&str>,
-    json: &str,
-) -> anyhow::Result<String> {
-    let t = tenant(store, tenant_domain).await?;
-    let m = visible_manifest(store, &t, plugin).await?;
-    let subject = match user {
-        Some(ext) => Some(user_id(store, &t, ext).await?),
-        None => None,
-    };
-    check_settings(store, &t, &m, subject, json).await?;
-    let a: Assignment = store
-        .set_plugin_settings(t.id, plugin, subject, json)
-        .await?;
-    Ok(format!(
-        "settings of {plugin} stored for {}: {}\n",
-        match user {
-            Some(ext) => format!("user {ext}"),
-            None => "the whole tenant".into(),
+        Licence {
+            #[command(subcommand)]
+            cmd: LicenceCmd,
         },
-        a.settings_json
-    ))
-}
-
-/// `schedule set`.
-pub async fn schedule_set(
-    store: &Store,
-    tenant_domain: &str,
-    name: &str,
-    file: &Path,
-) -> anyhow::Result<String> {
-    let t = tenant(store, tenant_domain).await?;
-    let json =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let s = store.set_schedule(t.id, name, &json).await?;
-    Ok(format!(
-        "schedule {name} of {} stored: {} periods, {} holidays; open now: {}\n",
-        t.domain,
-        s.periods.len(),
-        s.holidays.len(),
-        if s.is_open(crate::now_ms()) {
-            "yes"
-        } else {
-            "no"
-        }
-    ))
-}
-
-/// `schedule list`.
-pub async fn schedule_list(store: &Store, tenant_domain: &str) -> anyhow::Result<String> {
-    let t = tenant(store, tenant_domain).await?;
-    let now = crate::now_ms();
-    let mut out = String::new();
-    for (name, s) in store.list_schedules(t.id).await? {
-        let _ = writeln!(
-            out,
-            "{name}\t{}\t{}",
-            if s.is_open(now) { "open" } else { "closed" },
-            serde_json::to_string(&s)?
-        );
+        Schedule {
+            #[command(subcommand)]
+            cmd: ScheduleCmd,
+        },
     }
-    Ok(out)
+
+    fn parse(args: &str) -> Result<Top, clap::Error> {
+        Cli::try_parse_from(std::iter::once("centrale").chain(args.split(' '))).map(|c| c.cmd)
+    }
+
+    #[test]
+    fn command_lines() {
+        Cli::command().debug_assert();
+        let enable = "plugin enable --tenant a.test --plugin dnd";
+        match parse(&format!("{enable} --user 201 --settings {{}}")).unwrap() {
+            Top::Plugin {
+                cmd: PluginCmd::Enable { target, settings },
+            } => {
+                assert_eq!(target.user.as_deref(), Some("201"));
+                assert!(!target.tenant_wide);
+                assert_eq!(settings.as_deref(), Some("{}"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&format!("{enable} --tenant-wide")).is_ok());
+        assert!(
+            parse(enable).is_err(),
+            "--user or --tenant-wide is required"
+        );
+        assert!(parse(&format!("{enable} --user 201 --tenant-wide")).is_err());
+        assert!(parse("plugin install p.toml c.wasm --tenant a.test").is_ok());
+        assert!(parse("plugin list").is_ok());
+        assert!(parse("plugin settings --tenant a --plugin dnd {}").is_ok());
+        assert!(parse("licence grant --tenant a --plugin dnd --quantity 5").is_ok());
+        assert!(parse("licence list --tenant a").is_ok());
+        assert!(parse("schedule set --tenant a business-hours h.json").is_ok());
+    }
 }

@@ -9,8 +9,10 @@
 //! - [`store`]: the sqlx pools and migrations (SQLite and PostgreSQL)
 
 pub mod cli;
+pub mod cli_plugins;
 pub mod config;
 pub mod media;
+pub mod runtime;
 pub mod server;
 pub mod sip;
 pub mod store;

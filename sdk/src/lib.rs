@@ -228,7 +228,7 @@ macro_rules! export_plugin {
             }
         }
 
-        $crate::__export_centrale_plugin_bindings!(
+        $crate::bindings::__export_centrale_plugin_bindings!(
             __CentralePluginExport with_types_in $crate::bindings
         );
     };
@@ -329,6 +329,33 @@ mod wasm_rt {
 
     #[global_allocator]
     static ALLOCATOR: LibcAlloc = LibcAlloc;
+
+    /// The canonical ABI's allocation function, which every component must
+    /// export (on wasm32-wasip2 `std` provides it; without `std`, we do).
+    #[no_mangle]
+    unsafe extern "C" fn cabi_realloc(
+        old_ptr: *mut u8,
+        old_len: usize,
+        align: usize,
+        new_len: usize,
+    ) -> *mut u8 {
+        if new_len == 0 {
+            return align as *mut u8;
+        }
+        let ptr = if old_len == 0 {
+            ALLOCATOR.alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            ALLOCATOR.realloc(
+                old_ptr,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
+        };
+        if ptr.is_null() {
+            core::arch::wasm32::unreachable();
+        }
+        ptr
+    }
 
     #[panic_handler]
     fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {

@@ -6,8 +6,7 @@
 //! ```no_run
 //! use centrale_sdk::log;
 //! log::info("forwarding to voicemail");
-//! log::warn(alloc::format!("unknown schedule {}", "night"));
-//! # extern crate alloc;
+//! log::warn(format!("unknown schedule {}", "night"));
 //! ```
 
 use crate::bindings::centrale::plugin::log::{write, Level};

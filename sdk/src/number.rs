@@ -15,8 +15,8 @@ use alloc::string::String;
 /// The comparison key of a number: a `sip:`/`sips:`/`tel:` URI is reduced to
 /// its user part, visual separators (spaces, `-`, `.`, `(`, `)`, `/`) are
 /// dropped, a leading `00` becomes `+`, and only `+` (leading), digits, `*`
-/// and `#` are kept. Letters are kept lower-cased, so an extension such as
-/// `"reception"` still compares.
+/// and `#` are kept. ASCII letters are kept lower-cased, so an extension
+/// such as `"reception"` still compares.
 pub fn normalise(number: &str) -> String {
     let mut s = number.trim();
     s = s.strip_prefix('<').unwrap_or(s);
@@ -38,7 +38,7 @@ pub fn normalise(number: &str) -> String {
         match c {
             '+' if out.is_empty() => out.push('+'),
             '0'..='9' | '*' | '#' => out.push(c),
-            c if c.is_alphabetic() => out.extend(c.to_lowercase()),
+            c if c.is_ascii_alphabetic() => out.push(c.to_ascii_lowercase()),
             _ => {}
         }
     }

@@ -520,19 +520,30 @@ impl Registrant {
     }
 }
 
-/// An INVITE from `from_user` to `to_user` of the demo tenant, sent from
-/// `udp`, offering PCMU at `media_port`; `cseq` and `branch` as given.
-pub fn invite_request(
-    udp: &SipUdp,
-    from_user: &str,
-    to_user: &str,
-    call_id: &str,
-    from_tag: &str,
-    cseq: u32,
-    branch: &str,
-    media_port: u16,
-    proxy_authorization: Option<&str>,
-) -> String {
+/// What [`invite_request`] puts in an INVITE (new Call-ID, tag, branch).
+pub struct InviteSpec<'a> {
+    pub from_user: &'a str,
+    pub to_user: &'a str,
+    pub cseq: u32,
+    /// Where the SDP offer wants audio (127.0.0.1).
+    pub media_port: u16,
+    pub proxy_authorization: Option<&'a str>,
+}
+
+/// An INVITE between users of the demo tenant, sent from `udp`.
+pub fn invite_request(udp: &SipUdp, spec: &InviteSpec) -> String {
+    let InviteSpec {
+        from_user,
+        to_user,
+        cseq,
+        media_port,
+        proxy_authorization,
+    } = *spec;
+    let (call_id, from_tag, branch) = (
+        format!("{}@centrale-tests", token()),
+        token(),
+        format!("z9hG4bK{}", token()),
+    );
     let local = udp.local();
     let sdp = format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\

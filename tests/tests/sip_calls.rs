@@ -3,7 +3,9 @@
 //! registered, wrong number; a user with two phones; the call list.
 
 use centrale_tests::rtp::{self, RtpPeer};
-use centrale_tests::sip::{ack_for_failure, invite_request, SipUdp};
+use centrale_tests::sip::{
+    ack_for_failure, authorization, invite_request, Challenge, InviteSpec, SipUdp,
+};
 use centrale_tests::{Pbx, Phone, SippRun, DEMO_DOMAIN};
 use std::time::{Duration, Instant};
 
@@ -405,14 +407,13 @@ fn challenge_to_an_invite_is_not_repeated_once_acked() {
                         let udp = SipUdp::new(pbx.sip_addr());
                         let invite = invite_request(
                             &udp,
-                            "201",
-                            "202",
-                            &format!("{}@tests", centrale_tests::token()),
-                            &centrale_tests::token(),
-                            1,
-                            &format!("z9hG4bK{}", centrale_tests::token()),
-                            40000 + i,
-                            None,
+                            &InviteSpec {
+                                from_user: "201",
+                                to_user: "202",
+                                cseq: 1,
+                                media_port: 40000 + i,
+                                proxy_authorization: None,
+                            },
                         );
                         udp.send(invite.as_bytes());
                         let resp = udp
@@ -442,4 +443,54 @@ fn challenge_to_an_invite_is_not_repeated_once_acked() {
         "the host retransmitted its 407 after the ACK:\n{}",
         repeated.join("\n")
     );
+}
+
+#[test]
+fn replayed_invite_credentials_cannot_place_another_call() {
+    // Someone who captured a phone's authorised INVITE must not be able to
+    // place calls with its Proxy-Authorization.
+    let pbx = Pbx::start_demo();
+    let udp = SipUdp::new(pbx.sip_addr());
+    let spec = |auth| InviteSpec {
+        from_user: "201",
+        to_user: "203",
+        cseq: 1,
+        media_port: 40000,
+        proxy_authorization: auth,
+    };
+    let first = invite_request(&udp, &spec(None));
+    let challenge = udp.request(&first).expect("an answer to the INVITE");
+    assert_eq!(challenge.status, Some(407), "{}", challenge.raw);
+    udp.send(ack_for_failure(&first, &challenge).as_bytes());
+    let ch = Challenge::all_in(&challenge)
+        .into_iter()
+        .find(|c| c.algorithm == "MD5")
+        .expect("an MD5 challenge");
+    let creds = authorization(
+        &ch,
+        "201",
+        "demo201",
+        "INVITE",
+        &format!("sip:203@{DEMO_DOMAIN}"),
+        1,
+    );
+    // With credentials the call gets past authentication: 203 has no
+    // registered phone, so 480.
+    let authorised = invite_request(&udp, &spec(Some(&creds)));
+    let resp = udp.request(&authorised).expect("an answer");
+    assert_eq!(resp.status, Some(480), "{}", resp.raw);
+    udp.send(ack_for_failure(&authorised, &resp).as_bytes());
+
+    // The same credentials in a new call, from the same and from another
+    // address.
+    for (who, sock) in [("same", &udp), ("other", &SipUdp::new(pbx.sip_addr()))] {
+        let replay = invite_request(sock, &spec(Some(&creds)));
+        let resp = sock.request(&replay).expect("an answer to the replay");
+        assert!(
+            matches!(resp.status, Some(407) | Some(403)),
+            "replayed INVITE credentials ({who} address) were accepted:\n{}",
+            resp.raw
+        );
+        sock.send(ack_for_failure(&replay, &resp).as_bytes());
+    }
 }

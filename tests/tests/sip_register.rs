@@ -7,7 +7,7 @@ use centrale_tests::{Pbx, DEMO_DOMAIN};
 use std::time::Duration;
 
 /// The Contact values of a 200 that name `port`.
-fn contacts_for_port<'a>(resp: &'a centrale_tests::SipMessage, port: u16) -> Vec<&'a str> {
+fn contacts_for_port(resp: &centrale_tests::SipMessage, port: u16) -> Vec<&str> {
     let needle = format!("127.0.0.1:{port}");
     resp.header_all("Contact")
         .into_iter()

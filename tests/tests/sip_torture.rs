@@ -183,15 +183,11 @@ fn judge(file: &str, expect: Expect, got: &[SipMessage]) -> Option<String> {
                 ));
             }
         }
-        ("invut.dat", Some(415)) => {
-            if m.header("Accept").is_none() {
-                return Some(format!("415 without Accept:\n{}", m.raw));
-            }
+        ("invut.dat", Some(415)) if m.header("Accept").is_none() => {
+            return Some(format!("415 without Accept:\n{}", m.raw));
         }
-        ("regaut01.dat", Some(401)) => {
-            if Challenge::all_in(m).is_empty() {
-                return Some(format!("401 without a digest challenge:\n{}", m.raw));
-            }
+        ("regaut01.dat", Some(401)) if Challenge::all_in(m).is_empty() => {
+            return Some(format!("401 without a digest challenge:\n{}", m.raw));
         }
         _ => {}
     }

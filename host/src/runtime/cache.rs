@@ -46,17 +46,20 @@ impl ComponentCache {
     }
 
     /// The cached component, when present and loadable.
+    ///
+    /// The file is read into memory rather than mapped with
+    /// `Component::deserialize_file`: a mapped artefact that anyone truncates
+    /// or rewrites in place (an admin clearing the cache, a second host on a
+    /// shared volume) would crash the whole process with SIGBUS.
     pub(crate) fn load(&self, engine: &Engine, sha256: &str) -> Option<Component> {
         let path = self.path_for(sha256);
-        if !path.is_file() {
-            return None;
-        }
-        // SAFETY: `deserialize_file` trusts the file to be an artefact that
+        let bytes = std::fs::read(&path).ok()?;
+        // SAFETY: `deserialize` trusts the bytes to be an artefact that
         // wasmtime produced. The cache directory belongs to the host (only it
         // writes there, via `store` below); the name binds the content hash,
         // the wasmtime version and the engine configuration, and wasmtime
         // itself re-checks version and configuration in the header.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        match unsafe { Component::deserialize(engine, &bytes) } {
             Ok(component) => Some(component),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "discarding unloadable cached component: {e}");

@@ -375,7 +375,7 @@ impl Endpoint {
                             .map(|s| s.final_status.map(|c| c >= 300).unwrap_or(false))
                             .unwrap_or(false);
                     if non2xx {
-                        let _ = tx.0.acked.send(true);
+                        let _ = tx.0.acked.send_replace(true);
                         if let Ok(mut s) = tx.0.state.lock() {
                             s.acked = true;
                         }
@@ -385,7 +385,7 @@ impl Endpoint {
                 let k2 = (req.call_id().to_string(), req.cseq().0);
                 let pending = self.pending_2xx.lock().ok().and_then(|mut m| m.remove(&k2));
                 if let Some(tx) = pending {
-                    let _ = tx.0.acked.send(true);
+                    let _ = tx.0.acked.send_replace(true);
                 }
                 handler.handle(TuEvent::Ack(req, peer));
             }
@@ -394,7 +394,7 @@ impl Endpoint {
                 let invite = self.servers.lock().ok().and_then(|m| m.get(&key).cloned());
                 let resp_status = match invite {
                     Some(inv) => {
-                        let _ = inv.0.cancelled.send(true);
+                        let _ = inv.0.cancelled.send_replace(true);
                         200
                     }
                     None => 481,

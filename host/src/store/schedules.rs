@@ -86,6 +86,20 @@ impl Store {
             .collect()
     }
 
+    /// The schedules called `name` of every tenant, as (tenant id, schedule).
+    pub async fn schedules_named(&self, name: &str) -> Result<Vec<(i64, Schedule)>> {
+        let rows = sqlx::query("SELECT tenant_id, spec FROM schedules WHERE name = $1")
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let spec: String = r.try_get(1)?;
+                Ok((r.try_get(0)?, parse_stored(name, &spec)?))
+            })
+            .collect()
+    }
+
     /// Removes a schedule; returns whether it existed.
     pub async fn delete_schedule(&self, tenant_id: i64, name: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM schedules WHERE tenant_id = $1 AND name = $2")

@@ -10,6 +10,7 @@
 
 pub mod call;
 pub mod dialog;
+pub mod features;
 mod fork;
 mod incall;
 pub mod pipeline;

@@ -78,5 +78,6 @@ pub struct Cdr {
     pub sip_code: i64,
 }
 
+pub mod backend;
 pub mod plugins;
 pub mod resolve;
