@@ -16,7 +16,8 @@
 #                                      sip-tester when missing, builds Centrale)
 # Knobs (environment): HOLD_MS (1000), STEP_SECS (10), MAX_CALLS (20000),
 #   START_RATE (100), MAX_RATE (2000), MAX_STEPS (10), ONLY (kamailio|centrale:
-#   run one system and do not touch README.md), NO_BUILD=1, CENTRALE_BIN.
+#   run one system and do not touch README.md), NO_BUILD=1, CENTRALE_BIN
+#   (a prebuilt binary), CENTRALE_REV (what to call it in the report).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,7 +55,7 @@ REG_MP=26150
 UAC_CP=26200
 UAS_CP=26201
 REG_CP=26202
-RTP_PORTS=20000-24999
+RTP_PORTS=20000-29999
 DOMAIN=demo.centrale.test
 CALLER=201 CALLER_PASS=demo201
 CALLEE=202 CALLEE_PASS=demo202
@@ -335,8 +336,12 @@ ratio=$(awk -v c="$BEST_centrale" -v k="$BEST_kamailio" 'BEGIN { if (k > 0) prin
 log "RESULT: Kamailio $BEST_kamailio/s, Centrale $BEST_centrale/s, Centrale/Kamailio = $ratio"
 
 model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$ROOT" diff --quiet HEAD -- host sdk wit 2>/dev/null || rev="$rev + uncommitted changes"
+if [ -n "${CENTRALE_REV:-}" ]; then
+    rev=$CENTRALE_REV
+else
+    rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "$ROOT" diff --quiet HEAD -- host sdk wit Cargo.lock 2>/dev/null || rev="$rev + uncommitted changes"
+fi
 bound() { [ "$1" -gt 0 ] && echo "$1" || echo "not reached (≤ $MAX_RATE)"; }
 quote() { local a out=""; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
 uac_cmd "$IP:$RELAY_PORT" RATE CALLS TIMEOUT uac.csv uac-errors.log

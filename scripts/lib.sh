@@ -58,3 +58,16 @@ ensure_postgres() {
     su postgres -c "createdb test" >/dev/null 2>&1 || true
   fi
 }
+
+# Builds the bundled plugins (wasm32-wasip2 components, release) into
+# $CARGO_TARGET_DIR/plugins/wasm32-wasip2/release/<id_with_underscores>.wasm.
+PLUGIN_OUT="$CARGO_TARGET_DIR/plugins/wasm32-wasip2/release"
+build_plugins() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+    say "adding the Rust target wasm32-wasip2"
+    rustup target add wasm32-wasip2
+  fi
+  say "building plugins (release, wasm32-wasip2)"
+  cargo build --release --target wasm32-wasip2 \
+    --manifest-path "$ROOT/plugins/Cargo.toml" --target-dir "$CARGO_TARGET_DIR/plugins"
+}

@@ -66,6 +66,27 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Install, list, enable, disable and configure feature plugins.
+    Plugin {
+        #[command(subcommand)]
+        cmd: crate::cli_plugins::PluginCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Grant and list tenants' plugin licences.
+    Licence {
+        #[command(subcommand)]
+        cmd: crate::cli_plugins::LicenceCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage tenants' schedules (business hours, holidays).
+    Schedule {
+        #[command(subcommand)]
+        cmd: crate::cli_plugins::ScheduleCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Read call detail records.
     Cdr {
         /// Tenant domain.
@@ -100,6 +121,16 @@ pub struct DemoArgs {
     /// Seconds a call rings before the caller hears "no answer".
     #[arg(long, default_value_t = 30)]
     pub ring_timeout: u64,
+    /// SIP trunk for outside numbers (dial 0 + number), host:port over UDP.
+    #[arg(long)]
+    pub trunk: Option<SocketAddr>,
+    /// Folder of bundled plugins (`<id>/plugin.toml`), installed and licensed
+    /// for the demo tenant; needs --components.
+    #[arg(long, requires = "components")]
+    pub plugins: Option<PathBuf>,
+    /// Folder holding the built components (`<id with _>.wasm`).
+    #[arg(long, requires = "plugins")]
+    pub components: Option<PathBuf>,
 }
 
 /// `centrale tenant ...`
@@ -382,6 +413,21 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Plugin { cmd, db } => {
+            let store = open(&db).await?;
+            print!("{}", crate::cli_plugins::plugin(&store, cmd).await?);
+            Ok(())
+        }
+        Command::Licence { cmd, db } => {
+            let store = open(&db).await?;
+            print!("{}", crate::cli_plugins::licence(&store, cmd).await?);
+            Ok(())
+        }
+        Command::Schedule { cmd, db } => {
+            let store = open(&db).await?;
+            print!("{}", crate::cli_plugins::schedule(&store, cmd).await?);
+            Ok(())
+        }
         Command::Cdr {
             tenant: domain,
             limit,
@@ -433,6 +479,52 @@ pub async fn ensure_demo(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Licences the demo tenant gets for each bundled plugin.
+const DEMO_LICENCES: i64 = 10;
+
+/// Installs every bundled plugin whose component is not installed yet and
+/// licenses it for the demo tenant (enabling it is the admin's choice).
+pub async fn install_bundled(store: &Store, plugins: &std::path::Path, components: &std::path::Path) -> anyhow::Result<()> {
+    use sha2::Digest as _;
+    let t = tenant(store, DEMO_DOMAIN).await?;
+    let mut entries: Vec<_> = std::fs::read_dir(plugins)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", plugins.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("plugin.toml").is_file())
+        .collect();
+    entries.sort();
+    for dir in entries {
+        let manifest_path = dir.join("plugin.toml");
+        let text = std::fs::read_to_string(&manifest_path)?;
+        let manifest = crate::runtime::Manifest::from_toml(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
+        let wasm_path = components.join(format!("{}.wasm", manifest.id.replace('-', "_")));
+        let Ok(wasm) = std::fs::read(&wasm_path) else {
+            eprintln!("warning: {} is not built; skipping plugin {}", wasm_path.display(), manifest.id);
+            continue;
+        };
+        let sha = hex::encode(sha2::Sha256::digest(&wasm));
+        let installed = store.plugin_versions(Some(t.id), &manifest.id).await?;
+        let already = installed.iter().any(|p| p.wasm_sha256 == sha);
+        if !already && installed.iter().any(|p| p.version == manifest.version) {
+            eprintln!(
+                "warning: bundled {} {} differs from the installed one; bump its version to install it",
+                manifest.id, manifest.version
+            );
+        } else if !already {
+            print!(
+                "{}",
+                crate::cli_plugins::plugin_install(store, &manifest_path, &wasm_path, None).await?
+            );
+        }
+        if store.licence(t.id, &manifest.id).await?.is_none() {
+            store.grant_licence(t.id, &manifest.id, DEMO_LICENCES).await?;
+        }
+    }
+    Ok(())
+}
+
 /// This machine's primary address, found by asking the routing table (a
 /// UDP "connect" sends no packet); loopback when there is no route.
 fn primary_address() -> IpAddr {
@@ -464,9 +556,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     cfg.sip.advertise = Some(advertise);
     cfg.sip.ring_timeout_secs = args.ring_timeout;
     cfg.media.rtp_ports = args.rtp_ports.clone();
+    cfg.trunk = args.trunk.map(|address| crate::config::TrunkConfig {
+        address,
+        transport: "udp".into(),
+        username: None,
+        password: None,
+    });
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = Store::connect(&cfg.database_url()).await?;
     ensure_demo(&store).await?;
+    if let (Some(plugins), Some(components)) = (&args.plugins, &args.components) {
+        install_bundled(&store, plugins, components).await?;
+    }
     drop(store);
     let port = args.sip_listen.port();
     println!(

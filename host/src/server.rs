@@ -77,6 +77,22 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         },
         credentials: t.username.clone().zip(t.password.clone()),
     });
+    let backend = Arc::new(
+        crate::tenancy::backend::DbBackend::new(store.clone())
+            .await
+            .context("cannot load tenant time zones")?,
+    );
+    let runtime = crate::runtime::Runtime::new(
+        crate::runtime::RuntimeConfig {
+            cache_dir: Some(cfg.data_dir.join("plugin-cache")),
+            ..crate::runtime::RuntimeConfig::default()
+        },
+        backend,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot start the plugin runtime: {e}"))?;
+    let features: Arc<dyn crate::switch::pipeline::HookRunner> = Arc::new(
+        crate::switch::features::Features::new(Arc::new(runtime), store.clone()),
+    );
     let switch = Switch::new(
         endpoint.clone(),
         store.clone(),
@@ -88,7 +104,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             max_call: Duration::from_secs(cfg.sip.max_call_secs),
             trunk,
         },
-        None,
+        Some(features),
     );
     tokio::spawn(endpoint.run(queue_rx, Arc::new(SwitchHandler(switch.clone()))));
     // Expired bindings are ignored by lookups; this only keeps the table small.

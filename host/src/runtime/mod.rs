@@ -175,7 +175,7 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     pool.max_memory_size(reservation as usize);
     pool.table_elements(config.table_limit as usize);
     // Keep a little of each slot resident: reset by memset instead of madvise.
-    pool.linear_memory_keep_resident(64 << 10);
+    pool.linear_memory_keep_resident(std::env::var("KR").ok().and_then(|v| v.parse().ok()).unwrap_or(64 << 10));
     pool.table_keep_resident(16 << 10);
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     cfg

@@ -73,7 +73,13 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
 
     // Calls from the trunk are trusted; their tenant is the called number's.
     if let Some(trunk) = &sw.cfg.trunk {
-        if tx.peer().addr.ip() == trunk.peer.addr.ip() {
+        // UDP trunks are recognised by their exact address; TCP ones by IP
+        // (their source port is ephemeral).
+        let from_trunk = match tx.peer().transport {
+            Transport::Udp => tx.peer().addr == trunk.peer.addr,
+            Transport::Tcp => tx.peer().addr.ip() == trunk.peer.addr.ip(),
+        };
+        if from_trunk {
             return match lookup_did(sw, &dialled).await {
                 Some((tenant, _)) => Some(Origin {
                     tenant,

@@ -34,7 +34,9 @@ pub struct InstalledPlugin {
 /// A licence: how many subjects of a tenant may have a plugin enabled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Licence {
+    /// The tenant.
     pub tenant_id: i64,
+    /// The plugin (manifest id).
     pub plugin_id: String,
     /// Subjects allowed (a tenant-wide enablement counts as one); 0 = revoked.
     pub quantity: i64,
@@ -48,12 +50,15 @@ pub struct Licence {
 /// settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
+    /// The tenant.
     pub tenant_id: i64,
+    /// The plugin (manifest id).
     pub plugin_id: String,
     /// The subject (a user id); `None` for the tenant-wide assignment, which
     /// holds the tenant's default settings and, when enabled, runs the plugin
     /// for every subject.
     pub subject_id: Option<i64>,
+    /// Whether the plugin runs for the subject (and uses a licence unit).
     pub enabled: bool,
     /// The settings stored for this subject (a JSON object), not merged.
     pub settings_json: String,
@@ -64,7 +69,9 @@ pub struct Assignment {
 /// Why a plugin does not run for a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suspension {
+    /// The tenant.
     pub tenant_id: i64,
+    /// The plugin (manifest id).
     pub plugin_id: String,
     /// Shown to the tenant admin (e.g. `trapped 10 times in a row`).
     pub reason: String,
@@ -76,7 +83,9 @@ pub struct Suspension {
 /// licensed, not suspended; the newest version the tenant can see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivePlugin {
+    /// The plugin (manifest id).
     pub plugin_id: String,
+    /// The newest version the tenant can see.
     pub version: String,
     /// The manifest (`plugin.toml`) of that version.
     pub manifest: String,
@@ -91,7 +100,9 @@ pub struct ActivePlugin {
 /// write, and nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KvScope {
+    /// The tenant.
     pub tenant_id: i64,
+    /// The plugin (manifest id).
     pub plugin_id: String,
     /// The subject the instance runs for; `None` for the plugin's tenant-wide
     /// namespace.
@@ -314,6 +325,7 @@ pub fn is_open(schedule: &Schedule, now_ms: i64) -> bool {
 /// A local date and time (the WIT `schedule.local-time`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalTime {
+    /// Year, e.g. 2026.
     pub year: i32,
     /// 1-12.
     pub month: u8,

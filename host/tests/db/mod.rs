@@ -96,12 +96,12 @@ macro_rules! on_both {
         mod $check {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                crate::db::on_sqlite(|store| async move { super::$check(&store).await }).await;
+                $crate::db::on_sqlite(|store| async move { super::$check(&store).await }).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                crate::db::on_postgres(|store| async move { super::$check(&store).await }).await;
+                $crate::db::on_postgres(|store| async move { super::$check(&store).await }).await;
             }
         }
     )*};
