@@ -8,8 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use centrale_host::runtime::types::{Decision, Rejection};
-use centrale_host::runtime::{FaultKind, FaultTracker, HookCall, HookOutcome, Runtime, RuntimeConfig};
+use centrale_host::runtime::types::{Decision, KvError, LocalTime, Rejection, Subject};
+use centrale_host::runtime::{
+    BoxFuture, FaultKind, FaultTracker, HookCall, HookOutcome, Runtime, RuntimeConfig, Scope,
+};
 use common::*;
 
 /// A generous bound: not a timing test, a "does not hang" test.
@@ -26,11 +28,20 @@ fn anonymous_rejection() -> Decision {
 /// Invokes `hook` of the hostile plugin `name` for tenant B, checks the fault
 /// kind and the time it took, then checks that the well-behaved plugin still
 /// decides correctly for tenant A on the same runtime. Returns the message.
-async fn assert_fault(rt: &Runtime, name: &str, hook: fn(centrale_host::runtime::types::Call) -> HookCall, kind: FaultKind) -> String {
+async fn assert_fault(
+    rt: &Runtime,
+    name: &str,
+    hook: fn(centrale_host::runtime::types::Call) -> HookCall,
+    kind: FaultKind,
+) -> String {
     let hostile = load(rt, name);
     let started = Instant::now();
     let outcome = rt
-        .invoke(&hostile, scope(TENANT_B, &hostile, None), hook(call(TENANT_B, "evil", false)))
+        .invoke(
+            &hostile,
+            scope(TENANT_B, &hostile, None),
+            hook(call(TENANT_B, "evil", false)),
+        )
         .await;
     let elapsed = started.elapsed();
     let message = match outcome {
@@ -46,9 +57,17 @@ async fn assert_fault(rt: &Runtime, name: &str, hook: fn(centrale_host::runtime:
 
     let good = load(rt, "good");
     let outcome = rt
-        .invoke(&good, scope(TENANT_A, &good, Some(1)), HookCall::Terminate(call(TENANT_A, "next", true)))
+        .invoke(
+            &good,
+            scope(TENANT_A, &good, Some(1)),
+            HookCall::Terminate(call(TENANT_A, "next", true)),
+        )
         .await;
-    assert_eq!(outcome, HookOutcome::Decision(anonymous_rejection()), "after {name}");
+    assert_eq!(
+        outcome,
+        HookOutcome::Decision(anonymous_rejection()),
+        "after {name}"
+    );
     message
 }
 
@@ -93,7 +112,10 @@ async fn deep_recursion_traps() {
     let message = assert_fault(&rt, "bomb", HookCall::Originate, FaultKind::Trap).await;
     // Rust keeps its frames in linear memory below the data: running off its
     // bottom is an out-of-bounds access; the wasm call stack limit catches the rest.
-    assert!(message.contains("out of bounds") || message.contains("stack"), "{message}");
+    assert!(
+        message.contains("out of bounds") || message.contains("stack"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -112,14 +134,26 @@ async fn unreachable_traps() {
 #[tokio::test]
 async fn oversized_reason_is_refused() {
     let rt = runtime(backend());
-    let message = assert_fault(&rt, "oversized", HookCall::Terminate, FaultKind::InvalidResult).await;
+    let message = assert_fault(
+        &rt,
+        "oversized",
+        HookCall::Terminate,
+        FaultKind::InvalidResult,
+    )
+    .await;
     assert!(message.contains("reason"), "{message}");
 }
 
 #[tokio::test]
 async fn too_many_targets_are_refused() {
     let rt = runtime(backend());
-    let message = assert_fault(&rt, "oversized", HookCall::Originate, FaultKind::InvalidResult).await;
+    let message = assert_fault(
+        &rt,
+        "oversized",
+        HookCall::Originate,
+        FaultKind::InvalidResult,
+    )
+    .await;
     assert!(message.contains("10000"), "{message}");
 }
 
@@ -131,7 +165,11 @@ async fn fault_storm_suspends_the_plugin_for_that_tenant() {
     let mut suspended_at = None;
     for i in 0..10 {
         let outcome = rt
-            .invoke(&crash, scope(TENANT_B, &crash, None), HookCall::Originate(call(TENANT_B, "c", false)))
+            .invoke(
+                &crash,
+                scope(TENANT_B, &crash, None),
+                HookCall::Originate(call(TENANT_B, "c", false)),
+            )
             .await;
         assert!(outcome.is_fault());
         if tracker.record(TENANT_B, crash.id(), &outcome).is_some() {
@@ -141,10 +179,21 @@ async fn fault_storm_suspends_the_plugin_for_that_tenant() {
     assert_eq!(suspended_at, Some(5));
     let suspension = tracker.suspension(TENANT_B, crash.id()).unwrap();
     assert_eq!(suspension.kind, FaultKind::Trap);
-    assert!(suspension.reason.contains("unreachable"), "{}", suspension.reason);
+    assert!(
+        suspension.reason.contains("unreachable"),
+        "{}",
+        suspension.reason
+    );
     assert!(!tracker.is_suspended(TENANT_A, crash.id()));
     let stats = crash.stats();
-    assert_eq!((stats.invocations, stats.faults, stats.faults_of(FaultKind::Trap)), (10, 10, 10));
+    assert_eq!(
+        (
+            stats.invocations,
+            stats.faults,
+            stats.faults_of(FaultKind::Trap)
+        ),
+        (10, 10, 10)
+    );
 }
 
 /// A spinning guest yields to the executor every epoch tick: on a
@@ -165,21 +214,41 @@ async fn a_spinning_guest_does_not_hold_the_thread() {
     let started = Instant::now();
     let hostile = async {
         let outcome = rt
-            .invoke(&spin, scope(TENANT_B, &spin, None), HookCall::Terminate(call(TENANT_B, "evil", false)))
+            .invoke(
+                &spin,
+                scope(TENANT_B, &spin, None),
+                HookCall::Terminate(call(TENANT_B, "evil", false)),
+            )
             .await;
         (outcome, started.elapsed())
     };
     let friendly = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let outcome = rt
-            .invoke(&good, scope(TENANT_A, &good, None), HookCall::Terminate(call(TENANT_A, "ok", true)))
+            .invoke(
+                &good,
+                scope(TENANT_A, &good, None),
+                HookCall::Terminate(call(TENANT_A, "ok", true)),
+            )
             .await;
         (outcome, started.elapsed())
     };
     let ((bad, bad_done), (ok, ok_done)) = tokio::join!(hostile, friendly);
-    assert!(matches!(bad, HookOutcome::Fault { kind: FaultKind::Timeout, .. }), "{bad:?}");
+    assert!(
+        matches!(
+            bad,
+            HookOutcome::Fault {
+                kind: FaultKind::Timeout,
+                ..
+            }
+        ),
+        "{bad:?}"
+    );
     assert_eq!(ok, HookOutcome::Decision(anonymous_rejection()));
-    assert!(ok_done < bad_done, "good finished at {ok_done:?}, spin at {bad_done:?}");
+    assert!(
+        ok_done < bad_done,
+        "good finished at {ok_done:?}, spin at {bad_done:?}"
+    );
 }
 
 /// The pool is bounded: past `max_instances` live instances, an invocation
@@ -201,22 +270,143 @@ async fn the_instance_pool_is_bounded() {
     for _ in 0..2 {
         let (rt, spin) = (rt.clone(), spin.clone());
         tasks.push(tokio::spawn(async move {
-            rt.invoke(&spin, scope(TENANT_B, &spin, None), HookCall::Terminate(call(TENANT_B, "evil", false)))
-                .await
+            rt.invoke(
+                &spin,
+                scope(TENANT_B, &spin, None),
+                HookCall::Terminate(call(TENANT_B, "evil", false)),
+            )
+            .await
         }));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
     let good = load(&rt, "good");
     let third = rt
-        .invoke(&good, scope(TENANT_A, &good, None), HookCall::Terminate(call(TENANT_A, "c", true)))
+        .invoke(
+            &good,
+            scope(TENANT_A, &good, None),
+            HookCall::Terminate(call(TENANT_A, "c", true)),
+        )
         .await;
-    assert!(matches!(third, HookOutcome::Fault { kind: FaultKind::Instantiate, .. }), "{third:?}");
+    assert!(
+        matches!(
+            third,
+            HookOutcome::Fault {
+                kind: FaultKind::Instantiate,
+                ..
+            }
+        ),
+        "{third:?}"
+    );
     for task in tasks {
-        assert!(matches!(task.await.unwrap(), HookOutcome::Fault { kind: FaultKind::Timeout, .. }));
+        assert!(matches!(
+            task.await.unwrap(),
+            HookOutcome::Fault {
+                kind: FaultKind::Timeout,
+                ..
+            }
+        ));
     }
     // Slots are back: serving again.
     let again = rt
-        .invoke(&good, scope(TENANT_A, &good, None), HookCall::Terminate(call(TENANT_A, "c", true)))
+        .invoke(
+            &good,
+            scope(TENANT_A, &good, None),
+            HookCall::Terminate(call(TENANT_A, "c", true)),
+        )
         .await;
     assert_eq!(again, HookOutcome::Decision(anonymous_rejection()));
+}
+
+/// A backend whose `settings` hangs (a stuck database): the invocation is
+/// cut at the deadline even while the guest waits in a host call.
+struct StuckSettings(Arc<centrale_host::runtime::memory_backend::MemoryBackend>);
+
+impl centrale_host::runtime::HostBackend for StuckSettings {
+    fn settings<'a>(&'a self, _scope: &'a Scope) -> BoxFuture<'a, String> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            "{}".to_string()
+        })
+    }
+    fn kv_get<'a>(
+        &'a self,
+        s: &'a Scope,
+        k: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, KvError>> {
+        self.0.kv_get(s, k)
+    }
+    fn kv_set<'a>(
+        &'a self,
+        s: &'a Scope,
+        k: &'a str,
+        v: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), KvError>> {
+        self.0.kv_set(s, k, v)
+    }
+    fn kv_delete<'a>(&'a self, s: &'a Scope, k: &'a str) -> BoxFuture<'a, Result<(), KvError>> {
+        self.0.kv_delete(s, k)
+    }
+    fn kv_list<'a>(&'a self, s: &'a Scope, p: &'a str) -> BoxFuture<'a, Vec<String>> {
+        self.0.kv_list(s, p)
+    }
+    fn directory_by_extension<'a>(&'a self, t: i64, e: &'a str) -> BoxFuture<'a, Option<Subject>> {
+        self.0.directory_by_extension(t, e)
+    }
+    fn directory_by_number<'a>(&'a self, t: i64, n: &'a str) -> BoxFuture<'a, Option<Subject>> {
+        self.0.directory_by_number(t, n)
+    }
+    fn directory_by_id(&self, t: i64, id: u64) -> BoxFuture<'_, Option<Subject>> {
+        self.0.directory_by_id(t, id)
+    }
+    fn is_reachable(&self, t: i64, id: u64) -> BoxFuture<'_, bool> {
+        self.0.is_reachable(t, id)
+    }
+    fn schedule_is_open<'a>(&'a self, t: i64, n: &'a str, now: u64) -> BoxFuture<'a, Option<bool>> {
+        self.0.schedule_is_open(t, n, now)
+    }
+    fn local_time(&self, t: i64, now: u64) -> LocalTime {
+        self.0.local_time(t, now)
+    }
+    fn now_ms(&self) -> u64 {
+        self.0.now_ms()
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_host_call_is_cut_at_the_deadline() {
+    let config = RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        hook_timeout: Duration::from_millis(200),
+        ..RuntimeConfig::default()
+    };
+    let rt = Runtime::new(config, Arc::new(StuckSettings(backend()))).unwrap();
+    let good = load(&rt, "good");
+    let started = Instant::now();
+    let outcome = rt
+        .invoke(
+            &good,
+            scope(TENANT_A, &good, Some(1)),
+            HookCall::NoAnswer(call(TENANT_A, "c", false)),
+        )
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            HookOutcome::Fault {
+                kind: FaultKind::Timeout,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() < BOUND, "{:?}", started.elapsed());
+    // The next invocation is unaffected.
+    let next = rt
+        .invoke(
+            &good,
+            scope(TENANT_B, &good, Some(1)),
+            HookCall::Terminate(call(TENANT_B, "c", true)),
+        )
+        .await;
+    assert_eq!(next, HookOutcome::Decision(anonymous_rejection()));
 }

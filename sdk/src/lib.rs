@@ -93,8 +93,8 @@
 //! `std` feature and drops `#![no_std]`; the standard library then provides
 //! the allocator and panic handler, and the component imports a few WASI
 //! interfaces (stderr for panic messages, among others) that the host stubs.
-//! Without the feature, linking `std` fails with "found duplicate lang item
-//! `panic_impl`".
+//! Without the feature, linking `std` fails with "duplicate lang item in
+//! crate `centrale_sdk`: `panic_impl`".
 //!
 //! Natively (for `cargo test`, docs) the SDK uses `std` and the host
 //! imports are stubs that panic; run plugins in the test bench instead.

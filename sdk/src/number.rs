@@ -68,7 +68,10 @@ mod tests {
     fn spellings() {
         assert_eq!(normalise("+31 6 1234-5678"), "+31612345678");
         assert_eq!(normalise("0031612345678"), "+31612345678");
-        assert_eq!(normalise("sip:+31612345678@carrier.example;user=phone"), "+31612345678");
+        assert_eq!(
+            normalise("sip:+31612345678@carrier.example;user=phone"),
+            "+31612345678"
+        );
         assert_eq!(normalise("<tel:+31612345678>"), "+31612345678");
         assert_eq!(normalise("(020) 123.45.67"), "0201234567");
         assert_eq!(normalise("*21#"), "*21#");

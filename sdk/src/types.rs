@@ -102,7 +102,9 @@ impl Subject {
     /// Whether `number` is the subject's extension or one of its numbers
     /// (compared with [`number::same`]).
     pub fn has_number(&self, number: &str) -> bool {
-        self.extension.as_deref().is_some_and(|e| number::same(e, number))
+        self.extension
+            .as_deref()
+            .is_some_and(|e| number::same(e, number))
             || self.numbers.iter().any(|n| number::same(n, number))
     }
 }

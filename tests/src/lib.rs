@@ -18,6 +18,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use sip::{SipMessage, SipUdp};
@@ -131,6 +132,10 @@ pub struct Pbx {
     sip_port: u16,
     rtp: (u16, u16),
     ring_timeout: u64,
+    /// More `centrale demo` options (see [`Pbx::start_demo_with`]).
+    extra_args: Vec<String>,
+    /// Run as `centrale serve --config FILE` (see [`Pbx::restart_as_serve`]).
+    serve_config: Option<PathBuf>,
 }
 
 impl Pbx {
@@ -141,6 +146,23 @@ impl Pbx {
 
     /// `centrale demo --ring-timeout SECS`.
     pub fn start_demo_with_ring_timeout(secs: u64) -> Self {
+        Self::start_demo_with(&["--ring-timeout", &secs.to_string()])
+    }
+
+    /// `centrale demo` with more options, e.g. `["--trunk", "127.0.0.1:5099",
+    /// "--ring-timeout", "2"]` (the ring timeout is 30 s unless given).
+    pub fn start_demo_with(args: &[&str]) -> Self {
+        let mut ring_timeout = 30;
+        let mut extra_args = Vec::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if *a == "--ring-timeout" {
+                let v = it.next().expect("--ring-timeout needs a value");
+                ring_timeout = v.parse().expect("--ring-timeout SECS");
+            } else {
+                extra_args.push(a.to_string());
+            }
+        }
         let dir = tempfile::Builder::new()
             .prefix("centrale-test-")
             .tempdir()
@@ -150,7 +172,9 @@ impl Pbx {
             child: None,
             sip_port: 0,
             rtp: rtp_range(),
-            ring_timeout: secs,
+            ring_timeout,
+            extra_args,
+            serve_config: None,
         };
         let mut last_error = String::new();
         for _ in 0..3 {
@@ -165,6 +189,23 @@ impl Pbx {
             "centrale demo did not start: {last_error}\n--- log ---\n{}",
             pbx.log_tail(80)
         );
+    }
+
+    /// `centrale demo --plugins <dir> --components <dir>` plus `args`: the
+    /// bundled plugins installed and licensed for the demo tenant (see
+    /// [`bundled_plugins`]).
+    pub fn start_demo_with_plugins(args: &[&str]) -> Self {
+        let (plugins, components) = bundled_plugins();
+        let plugins = plugins.to_string_lossy().into_owned();
+        let components = components.to_string_lossy().into_owned();
+        let mut all = vec![
+            "--plugins",
+            plugins.as_str(),
+            "--components",
+            components.as_str(),
+        ];
+        all.extend_from_slice(args);
+        Self::start_demo_with(&all)
     }
 
     /// The data directory (SQLite database, log file).
@@ -213,20 +254,28 @@ impl Pbx {
             .map_err(|e| format!("cannot open the log file: {e}"))?;
         let log2 = log.try_clone().map_err(|e| e.to_string())?;
         let level = std::env::var("CENTRALE_TEST_LOG").unwrap_or_else(|_| "info".into());
-        let child = Command::new(centrale_bin())
-            .arg("--log")
-            .arg(&level)
-            .arg("demo")
-            .arg("--data")
-            .arg(self.dir())
-            .arg("--sip-listen")
-            .arg(self.sip_addr().to_string())
-            .arg("--rtp-ports")
-            .arg(format!("{}-{}", self.rtp.0, self.rtp.1))
-            .arg("--advertise")
-            .arg("127.0.0.1")
-            .arg("--ring-timeout")
-            .arg(self.ring_timeout.to_string())
+        let mut cmd = Command::new(centrale_bin());
+        cmd.arg("--log").arg(&level);
+        match &self.serve_config {
+            Some(config) => {
+                cmd.arg("serve").arg("--config").arg(config);
+            }
+            None => {
+                cmd.arg("demo")
+                    .arg("--data")
+                    .arg(self.dir())
+                    .arg("--sip-listen")
+                    .arg(self.sip_addr().to_string())
+                    .arg("--rtp-ports")
+                    .arg(format!("{}-{}", self.rtp.0, self.rtp.1))
+                    .arg("--advertise")
+                    .arg("127.0.0.1")
+                    .arg("--ring-timeout")
+                    .arg(self.ring_timeout.to_string())
+                    .args(&self.extra_args);
+            }
+        }
+        let child = cmd
             .env_remove("CENTRALE_DATABASE")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -297,6 +346,10 @@ impl Pbx {
     /// SIP port.
     pub fn restart(&mut self) {
         self.stop();
+        self.restart_stopped();
+    }
+
+    fn restart_stopped(&mut self) {
         let mut last = String::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         // The port may take a moment to be bindable again.
@@ -311,6 +364,38 @@ impl Pbx {
             "centrale did not restart: {last}\n--- log ---\n{}",
             self.log_tail(80)
         );
+    }
+
+    /// Stops the host and starts it again as `centrale serve --config FILE`
+    /// on the same data directory (the demo tenant and its users stay),
+    /// SIP port, RTP ports and ring timeout. `extra_toml` is appended to the
+    /// generated configuration, e.g. a `[trunk]` table with credentials,
+    /// which `centrale demo` has no options for. The `--trunk` and plugin
+    /// options of `centrale demo` do not carry over (plugins installed by
+    /// the demo stay installed).
+    pub fn restart_as_serve(&mut self, extra_toml: &str) {
+        self.stop();
+        let path = self.dir().join("centrale.toml");
+        let toml_str = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let config = format!(
+            "data_dir = {data}\n\n\
+             [sip]\n\
+             udp = [\"{addr}\"]\n\
+             tcp = [\"{addr}\"]\n\
+             advertise = \"127.0.0.1\"\n\
+             ring_timeout_secs = {ring}\n\n\
+             [media]\n\
+             rtp_ports = \"{lo}-{hi}\"\n\n\
+             {extra_toml}\n",
+            data = toml_str(&self.dir().to_string_lossy()),
+            addr = self.sip_addr(),
+            ring = self.ring_timeout,
+            lo = self.rtp.0,
+            hi = self.rtp.1,
+        );
+        std::fs::write(&path, config).expect("write the configuration file");
+        self.serve_config = Some(path);
+        self.restart_stopped();
     }
 
     /// Runs an administration command against this host's data directory,
@@ -336,6 +421,21 @@ impl Pbx {
     /// A SIP port for a sipp user agent (see [`Phone`]).
     pub fn phone(&self) -> Phone {
         Phone::new(self.sip_addr())
+    }
+
+    /// The SIP trunk given with `--trunk 127.0.0.1:PORT` (see
+    /// [`Pbx::start_demo_with`]) as a [`Phone`] on that port: sipp run there
+    /// receives the calls to outside numbers, and its calls come from the
+    /// trunk (trusted, no authentication). Panics without `--trunk`.
+    pub fn trunk(&self) -> Phone {
+        let addr = self
+            .extra_args
+            .iter()
+            .position(|a| a == "--trunk")
+            .and_then(|i| self.extra_args.get(i + 1))
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .expect("the host was started without --trunk 127.0.0.1:PORT");
+        Phone::on_port(self.sip_addr(), addr.port())
     }
 
     /// A SIP port whose packets reach the host through a NAT-like relay.
@@ -406,6 +506,122 @@ impl Drop for Pbx {
                 eprintln!("kept the test's data directory: {}", p.display());
             }
         }
+    }
+}
+
+/// The target directory: `$CARGO_TARGET_DIR`, else the one holding the
+/// running test executable (`<target>/debug/deps/`), like [`centrale_bin`].
+pub fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    let exe = std::env::current_exe().expect("path of the test executable");
+    exe.parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .expect("test executable has no target directory")
+}
+
+/// The ids of the plugins in `dir` (`<dir>/*/plugin.toml`, its `id = "..."`).
+fn plugin_ids(dir: &Path) -> Vec<String> {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the plugins folder {}: {e}", dir.display()));
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("plugin.toml")).ok())
+        .filter_map(|text| {
+            text.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == "id").then(|| v.trim().trim_matches('"').to_string())
+            })
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The bundled plugins' folder and the folder of their built components:
+/// `$CENTRALE_PLUGINS_DIR` (default `<repo>/plugins`) and
+/// `$CENTRALE_COMPONENTS_DIR` (default
+/// `<target>/plugins/wasm32-wasip2/release`, where `scripts/lib.sh`'s
+/// `build_plugins` puts them). Components that are missing are built once
+/// per test process with `cargo build --release --target wasm32-wasip2`;
+/// panics with what to run when that fails.
+pub fn bundled_plugins() -> (PathBuf, PathBuf) {
+    static DIRS: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    let dirs = DIRS.get_or_init(|| {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the tests crate lives in the workspace")
+            .to_path_buf();
+        let plugins = std::env::var_os("CENTRALE_PLUGINS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("plugins"));
+        let components = std::env::var_os("CENTRALE_COMPONENTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| target_dir().join("plugins/wasm32-wasip2/release"));
+        let ids = plugin_ids(&plugins);
+        if ids.is_empty() {
+            return Err(format!("no plugin.toml under {}", plugins.display()));
+        }
+        let missing = |ids: &[String]| -> Vec<PathBuf> {
+            ids.iter()
+                .map(|id| components.join(format!("{}.wasm", id.replace('-', "_"))))
+                .filter(|p| !p.is_file())
+                .collect()
+        };
+        let absent = missing(&ids);
+        if absent.is_empty() {
+            return Ok((plugins, components));
+        }
+        // Build where `build_plugins` would: the components folder is
+        // <target>/wasm32-wasip2/release.
+        let build_target = components
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| target_dir().join("plugins"));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        eprintln!(
+            "building the bundled plugins ({} missing) into {}",
+            absent.len(),
+            build_target.display()
+        );
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--manifest-path",
+            ])
+            .arg(plugins.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&build_target)
+            .stdin(Stdio::null())
+            .status();
+        let still = missing(&ids);
+        if still.is_empty() {
+            return Ok((plugins, components));
+        }
+        Err(format!(
+            "the plugin components {} are missing and building them failed ({status:?}). \
+             Run ./scripts/test (it builds them with scripts/lib.sh's build_plugins), or \
+             `rustup target add wasm32-wasip2 && cargo build --release --target wasm32-wasip2 \
+             --manifest-path {} --target-dir {}`, or point CENTRALE_COMPONENTS_DIR at them.",
+            still
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            plugins.join("Cargo.toml").display(),
+            build_target.display()
+        ))
+    });
+    match dirs {
+        Ok(d) => d.clone(),
+        Err(e) => panic!("{e}"),
     }
 }
 

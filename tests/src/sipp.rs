@@ -83,6 +83,16 @@ impl Phone {
         }
     }
 
+    /// A phone on a given port (e.g. the address the host knows as its SIP
+    /// trunk).
+    pub fn on_port(pbx: SocketAddr, port: u16) -> Self {
+        Phone {
+            port,
+            target: pbx,
+            relay: None,
+        }
+    }
+
     /// A phone whose packets reach the host at `pbx` from another address
     /// than its Contact says.
     pub fn behind_nat(pbx: SocketAddr) -> Self {

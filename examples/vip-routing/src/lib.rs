@@ -54,7 +54,10 @@ impl Plugin for VipRouting {
             }
             Some(false) => Decision::Proceed,
             None => {
-                log::warn(format!("vip-routing: no schedule named {}", settings.schedule));
+                log::warn(format!(
+                    "vip-routing: no schedule named {}",
+                    settings.schedule
+                ));
                 Decision::Proceed
             }
         }

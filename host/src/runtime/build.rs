@@ -77,8 +77,14 @@ fn lib_name(manifest_path: &Path) -> Result<String, String> {
     let doc: toml::Table = text
         .parse()
         .map_err(|e| format!("parsing {}: {e}", manifest_path.display()))?;
-    let lib = doc.get("lib").and_then(|l| l.get("name")).and_then(|n| n.as_str());
-    let package = doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
+    let lib = doc
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(|n| n.as_str());
+    let package = doc
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str());
     lib.or(package)
         .map(|name| name.replace('-', "_"))
         .ok_or_else(|| format!("{} has no package name", manifest_path.display()))

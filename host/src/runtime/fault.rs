@@ -58,7 +58,12 @@ impl FaultTracker {
 
     /// Records an outcome: a fault extends the streak, anything else ends it.
     /// Returns the suspension when this outcome caused it.
-    pub fn record(&self, tenant_id: i64, plugin_id: &str, outcome: &HookOutcome) -> Option<Suspension> {
+    pub fn record(
+        &self,
+        tenant_id: i64,
+        plugin_id: &str,
+        outcome: &HookOutcome,
+    ) -> Option<Suspension> {
         match outcome {
             HookOutcome::Fault { kind, message } => {
                 self.record_fault(tenant_id, plugin_id, *kind, message, Instant::now())
@@ -80,7 +85,9 @@ impl FaultTracker {
         now: Instant,
     ) -> Option<Suspension> {
         let mut entries = self.lock();
-        let entry = entries.entry((tenant_id, plugin_id.to_string())).or_default();
+        let entry = entries
+            .entry((tenant_id, plugin_id.to_string()))
+            .or_default();
         if entry.suspended.is_some() {
             return None;
         }
@@ -153,8 +160,13 @@ mod tests {
         assert!(t.record_fault(1, "p", FaultKind::Trap, "d", late).is_none());
         assert!(t.record_fault(1, "p", FaultKind::Trap, "e", late).is_none());
         assert!(!t.is_suspended(1, "p"));
-        let s = t.record_fault(1, "p", FaultKind::Timeout, "f", late).unwrap();
-        assert_eq!((s.faults, s.kind, s.reason.as_str()), (3, FaultKind::Timeout, "f"));
+        let s = t
+            .record_fault(1, "p", FaultKind::Timeout, "f", late)
+            .unwrap();
+        assert_eq!(
+            (s.faults, s.kind, s.reason.as_str()),
+            (3, FaultKind::Timeout, "f")
+        );
         assert!(t.is_suspended(1, "p"));
         assert!(!t.is_suspended(2, "p"));
         t.resume(1, "p");

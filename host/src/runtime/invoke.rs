@@ -118,7 +118,12 @@ async fn call_hook(
     })
 }
 
-fn classify(e: &wasmtime::Error, state: &StoreState, phase: Phase, timeout: Duration) -> HookOutcome {
+fn classify(
+    e: &wasmtime::Error,
+    state: &StoreState,
+    phase: Phase,
+    timeout: Duration,
+) -> HookOutcome {
     let trap = e.downcast_ref::<Trap>().copied();
     let kind = if state.timed_out || trap == Some(Trap::Interrupt) {
         FaultKind::Timeout

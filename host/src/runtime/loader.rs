@@ -124,7 +124,8 @@ impl Runtime {
                 return Ok((component, true));
             }
         }
-        let component = Component::new(&self.engine, wasm).map_err(|e| PluginError::Compile(format!("{e:#}")))?;
+        let component = Component::new(&self.engine, wasm)
+            .map_err(|e| PluginError::Compile(format!("{e:#}")))?;
         if let Some(cache) = &self.cache {
             cache.store(sha256, &component);
         }
@@ -167,7 +168,9 @@ impl Runtime {
             }
         }
         if !undeclared.is_empty() {
-            return Err(PluginError::UndeclaredImports(undeclared.into_iter().collect()));
+            return Err(PluginError::UndeclaredImports(
+                undeclared.into_iter().collect(),
+            ));
         }
         foreign.sort();
         Ok((imported.into_iter().collect(), foreign))
@@ -176,17 +179,23 @@ impl Runtime {
     fn check_exports(&self, component: &Component) -> Result<(), PluginError> {
         let ty = component.component_type();
         let exports: Vec<&str> = ty.exports(&self.engine).map(|(name, _)| name).collect();
-        let hooks = exports.iter().find_map(|name| match split_plugin_import(name) {
-            Some(("hooks", version)) => Some((name, version)),
-            _ => None,
-        });
+        let hooks = exports
+            .iter()
+            .find_map(|name| match split_plugin_import(name) {
+                Some(("hooks", version)) => Some((name, version)),
+                _ => None,
+            });
         match hooks {
             Some((name, version)) => check_version(name, version),
             None => Err(PluginError::NotAPlugin(format!(
                 "it does not export `{PACKAGE}/hooks@{}.{}.x` (exports: {})",
                 WIT_LINE.0,
                 WIT_LINE.1,
-                if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
+                if exports.is_empty() {
+                    "none".to_string()
+                } else {
+                    exports.join(", ")
+                }
             ))),
         }
     }
@@ -217,7 +226,9 @@ fn check_version(name: &str, version: &str) -> Result<(), PluginError> {
 fn check_header(wasm: &[u8]) -> Result<(), PluginError> {
     const MAGIC: &[u8] = b"\0asm";
     if wasm.len() < 8 || &wasm[..4] != MAGIC {
-        return Err(PluginError::NotAComponent("not a WebAssembly binary".to_string()));
+        return Err(PluginError::NotAComponent(
+            "not a WebAssembly binary".to_string(),
+        ));
     }
     match &wasm[4..8] {
         [0x0d, 0x00, 0x01, 0x00] => Ok(()),
@@ -237,7 +248,10 @@ mod tests {
 
     #[test]
     fn import_names() {
-        assert_eq!(split_plugin_import("centrale:plugin/kv@0.1.0"), Some(("kv", "0.1.0")));
+        assert_eq!(
+            split_plugin_import("centrale:plugin/kv@0.1.0"),
+            Some(("kv", "0.1.0"))
+        );
         assert_eq!(split_plugin_import("wasi:cli/stderr@0.2.6"), None);
         assert_eq!(split_plugin_import("centrale:pluginx/kv@0.1.0"), None);
         assert!(check_version("x", "0.1.7").is_ok());
@@ -248,7 +262,9 @@ mod tests {
     #[test]
     fn headers() {
         assert!(check_header(b"\0asm\x0d\x00\x01\x00").is_ok());
-        assert!(matches!(check_header(b"\0asm\x01\x00\x00\x00"), Err(PluginError::NotAComponent(m)) if m.contains("core module")));
+        assert!(
+            matches!(check_header(b"\0asm\x01\x00\x00\x00"), Err(PluginError::NotAComponent(m)) if m.contains("core module"))
+        );
         assert!(check_header(b"hello").is_err());
     }
 }

@@ -351,7 +351,9 @@ schema = '''{ "type": "object", "properties": { "code": { "type": "integer", "mi
         assert!(m.grants(Capability::Settings));
         assert!(m.grants(Capability::Log));
         assert!(!m.grants(Capability::Kv));
-        assert!(m.validate_settings(&serde_json::json!({"code": 433})).is_ok());
+        assert!(m
+            .validate_settings(&serde_json::json!({"code": 433}))
+            .is_ok());
         let err = m
             .validate_settings(&serde_json::json!({"code": 200}))
             .unwrap_err();

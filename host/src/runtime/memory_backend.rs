@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-use super::host::{BoxFuture, HostBackend, Scope};
 use super::host::kv::MAX_KEYS;
+use super::host::{BoxFuture, HostBackend, Scope};
 use super::types::{KvError, LocalTime, LogLevel, Subject};
 
 /// A log line a plugin wrote.
@@ -85,11 +85,19 @@ impl MemoryBackend {
 
     /// Tenant-wide settings of a plugin (a JSON object).
     pub fn set_tenant_settings(&self, tenant_id: i64, plugin_id: &str, settings: Value) {
-        self.lock().tenant_settings.insert((tenant_id, plugin_id.to_string()), settings);
+        self.lock()
+            .tenant_settings
+            .insert((tenant_id, plugin_id.to_string()), settings);
     }
 
     /// A subject's own settings of a plugin, merged over the tenant's.
-    pub fn set_subject_settings(&self, tenant_id: i64, plugin_id: &str, subject_id: i64, settings: Value) {
+    pub fn set_subject_settings(
+        &self,
+        tenant_id: i64,
+        plugin_id: &str,
+        subject_id: i64,
+        settings: Value,
+    ) {
         self.lock()
             .subject_settings
             .insert((tenant_id, plugin_id.to_string(), subject_id), settings);
@@ -97,7 +105,9 @@ impl MemoryBackend {
 
     /// Whether the named schedule of the tenant is open (at any time).
     pub fn set_schedule_open(&self, tenant_id: i64, name: &str, open: bool) {
-        self.lock().schedules.insert((tenant_id, name.to_string()), open);
+        self.lock()
+            .schedules
+            .insert((tenant_id, name.to_string()), open);
     }
 
     /// The tenant's offset from UTC in minutes (default 0).
@@ -117,7 +127,11 @@ impl MemoryBackend {
 
     /// The key-value data of a scope.
     pub fn kv_entries(&self, scope: &Scope) -> BTreeMap<String, Vec<u8>> {
-        self.lock().kv.get(&kv_key(scope)).cloned().unwrap_or_default()
+        self.lock()
+            .kv
+            .get(&kv_key(scope))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Sets a key-value entry directly.
@@ -144,10 +158,20 @@ impl MemoryBackend {
         self.lock().directory_queries.clone()
     }
 
-    fn find(&self, tenant_id: i64, query: String, pred: impl Fn(&Subject) -> bool) -> Option<Subject> {
+    fn find(
+        &self,
+        tenant_id: i64,
+        query: String,
+        pred: impl Fn(&Subject) -> bool,
+    ) -> Option<Subject> {
         let mut inner = self.lock();
         inner.directory_queries.push((tenant_id, query));
-        inner.subjects.get(&tenant_id)?.iter().find(|s| pred(s)).cloned()
+        inner
+            .subjects
+            .get(&tenant_id)?
+            .iter()
+            .find(|s| pred(s))
+            .cloned()
     }
 }
 
@@ -167,7 +191,10 @@ impl HostBackend for MemoryBackend {
     fn settings<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, String> {
         let inner = self.lock();
         let mut merged = serde_json::Map::new();
-        if let Some(Value::Object(t)) = inner.tenant_settings.get(&(scope.tenant_id, scope.plugin_id.clone())) {
+        if let Some(Value::Object(t)) = inner
+            .tenant_settings
+            .get(&(scope.tenant_id, scope.plugin_id.clone()))
+        {
             merged.extend(t.clone());
         }
         if let Some(subject) = scope.subject_id {
@@ -179,15 +206,28 @@ impl HostBackend for MemoryBackend {
         ready(Value::Object(merged).to_string())
     }
 
-    fn kv_get<'a>(&'a self, scope: &'a Scope, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, KvError>> {
+    fn kv_get<'a>(
+        &'a self,
+        scope: &'a Scope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, KvError>> {
         let inner = self.lock();
         if inner.kv_unavailable {
             return ready(Err(KvError::Unavailable("kv store down".to_string())));
         }
-        ready(Ok(inner.kv.get(&kv_key(scope)).and_then(|m| m.get(key)).cloned()))
+        ready(Ok(inner
+            .kv
+            .get(&kv_key(scope))
+            .and_then(|m| m.get(key))
+            .cloned()))
     }
 
-    fn kv_set<'a>(&'a self, scope: &'a Scope, key: &'a str, value: Vec<u8>) -> BoxFuture<'a, Result<(), KvError>> {
+    fn kv_set<'a>(
+        &'a self,
+        scope: &'a Scope,
+        key: &'a str,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), KvError>> {
         let mut inner = self.lock();
         if inner.kv_unavailable {
             return ready(Err(KvError::Unavailable("kv store down".to_string())));
@@ -200,7 +240,11 @@ impl HostBackend for MemoryBackend {
         ready(Ok(()))
     }
 
-    fn kv_delete<'a>(&'a self, scope: &'a Scope, key: &'a str) -> BoxFuture<'a, Result<(), KvError>> {
+    fn kv_delete<'a>(
+        &'a self,
+        scope: &'a Scope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), KvError>> {
         let mut inner = self.lock();
         if inner.kv_unavailable {
             return ready(Err(KvError::Unavailable("kv store down".to_string())));
@@ -216,18 +260,32 @@ impl HostBackend for MemoryBackend {
         let keys = inner
             .kv
             .get(&kv_key(scope))
-            .map(|m| m.keys().filter(|k| k.starts_with(prefix)).take(MAX_KEYS).cloned().collect())
+            .map(|m| {
+                m.keys()
+                    .filter(|k| k.starts_with(prefix))
+                    .take(MAX_KEYS)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         ready(keys)
     }
 
-    fn directory_by_extension<'a>(&'a self, tenant_id: i64, extension: &'a str) -> BoxFuture<'a, Option<Subject>> {
+    fn directory_by_extension<'a>(
+        &'a self,
+        tenant_id: i64,
+        extension: &'a str,
+    ) -> BoxFuture<'a, Option<Subject>> {
         ready(self.find(tenant_id, format!("extension {extension}"), |s| {
             s.extension.as_deref() == Some(extension)
         }))
     }
 
-    fn directory_by_number<'a>(&'a self, tenant_id: i64, number: &'a str) -> BoxFuture<'a, Option<Subject>> {
+    fn directory_by_number<'a>(
+        &'a self,
+        tenant_id: i64,
+        number: &'a str,
+    ) -> BoxFuture<'a, Option<Subject>> {
         let wanted = digits(number);
         ready(self.find(tenant_id, format!("number {number}"), |s| {
             s.numbers.iter().any(|n| digits(n) == wanted)
@@ -242,12 +300,27 @@ impl HostBackend for MemoryBackend {
         ready(self.lock().reachable.contains(&(tenant_id, id)))
     }
 
-    fn schedule_is_open<'a>(&'a self, tenant_id: i64, name: &'a str, _now_ms: u64) -> BoxFuture<'a, Option<bool>> {
-        ready(self.lock().schedules.get(&(tenant_id, name.to_string())).copied())
+    fn schedule_is_open<'a>(
+        &'a self,
+        tenant_id: i64,
+        name: &'a str,
+        _now_ms: u64,
+    ) -> BoxFuture<'a, Option<bool>> {
+        ready(
+            self.lock()
+                .schedules
+                .get(&(tenant_id, name.to_string()))
+                .copied(),
+        )
     }
 
     fn local_time(&self, tenant_id: i64, now_ms: u64) -> LocalTime {
-        let offset = self.lock().utc_offsets.get(&tenant_id).copied().unwrap_or(0);
+        let offset = self
+            .lock()
+            .utc_offsets
+            .get(&tenant_id)
+            .copied()
+            .unwrap_or(0);
         local_time_at(now_ms as i64 + i64::from(offset) * 60_000)
     }
 
@@ -307,11 +380,20 @@ mod tests {
     fn calendar() {
         // 2026-03-02 14:05 UTC, a Monday.
         let t = local_time_at(1_772_460_300_000);
-        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.weekday), (2026, 3, 2, 14, 5, 1));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.weekday),
+            (2026, 3, 2, 14, 5, 1)
+        );
         let epoch = local_time_at(0);
-        assert_eq!((epoch.year, epoch.month, epoch.day, epoch.weekday), (1970, 1, 1, 4));
+        assert_eq!(
+            (epoch.year, epoch.month, epoch.day, epoch.weekday),
+            (1970, 1, 1, 4)
+        );
         // 2024-02-29 23:59, a Thursday.
         let leap = local_time_at(1_709_251_140_000);
-        assert_eq!((leap.month, leap.day, leap.hour, leap.minute, leap.weekday), (2, 29, 23, 59, 4));
+        assert_eq!(
+            (leap.month, leap.day, leap.hour, leap.minute, leap.weekday),
+            (2, 29, 23, 59, 4)
+        );
     }
 }

@@ -98,20 +98,14 @@ fn check_at(schema: &Value, at: &str) -> Result<(), String> {
                 }
             }
             "additionalProperties" | "items" => check_at(value, &here)?,
-            "minItems" | "maxItems" | "minLength" | "maxLength" => {
-                if value.as_u64().is_none() {
-                    return Err(format!("{here}: must be a non-negative integer"));
-                }
+            "minItems" | "maxItems" | "minLength" | "maxLength" if value.as_u64().is_none() => {
+                return Err(format!("{here}: must be a non-negative integer"));
             }
-            "minimum" | "maximum" => {
-                if !value.is_number() {
-                    return Err(format!("{here}: must be a number"));
-                }
+            "minimum" | "maximum" if !value.is_number() => {
+                return Err(format!("{here}: must be a number"));
             }
-            "enum" => {
-                if !value.is_array() {
-                    return Err(format!("{here}: must be an array"));
-                }
+            "enum" if !value.is_array() => {
+                return Err(format!("{here}: must be an array"));
             }
             _ => {}
         }
@@ -137,7 +131,10 @@ fn validate_at(schema: &Value, value: &Value, path: &str) -> Result<(), String> 
     }
     if let Some(Value::Array(options)) = obj.get("enum") {
         if !options.iter().any(|o| json_eq(o, value)) {
-            return Err(format!("{path}: must be one of {}", Value::Array(options.clone())));
+            return Err(format!(
+                "{path}: must be one of {}",
+                Value::Array(options.clone())
+            ));
         }
     }
     if let Some(expected) = obj.get("const") {
@@ -244,7 +241,9 @@ fn type_matches(name: &str, value: &Value) -> bool {
         "string" => value.is_string(),
         "number" => value.is_number(),
         "integer" => match value {
-            Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+            Value::Number(n) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
             _ => false,
         },
         "boolean" => value.is_boolean(),
@@ -285,12 +284,30 @@ mod tests {
         let cases = [
             (json!({}), "missing required property `target`"),
             (json!({"target": ""}), "$.target: needs at least 1"),
-            (json!({"target": "x", "mode": "never"}), "$.mode: must be one of"),
-            (json!({"target": "x", "delay": 61}), "$.delay: must be at most 60"),
-            (json!({"target": "x", "delay": 1.5}), "$.delay: must be of type integer"),
-            (json!({"target": "x", "list": ["a", 1]}), "$.list[1]: must be of type string"),
-            (json!({"target": "x", "list": ["a", "b", "c"]}), "at most 2 items"),
-            (json!({"target": "x", "other": 1}), "unknown property `other`"),
+            (
+                json!({"target": "x", "mode": "never"}),
+                "$.mode: must be one of",
+            ),
+            (
+                json!({"target": "x", "delay": 61}),
+                "$.delay: must be at most 60",
+            ),
+            (
+                json!({"target": "x", "delay": 1.5}),
+                "$.delay: must be of type integer",
+            ),
+            (
+                json!({"target": "x", "list": ["a", 1]}),
+                "$.list[1]: must be of type string",
+            ),
+            (
+                json!({"target": "x", "list": ["a", "b", "c"]}),
+                "at most 2 items",
+            ),
+            (
+                json!({"target": "x", "other": 1}),
+                "unknown property `other`",
+            ),
         ];
         for (value, expected) in cases {
             let err = validate(&schema, &value).unwrap_err();
@@ -301,7 +318,10 @@ mod tests {
     #[test]
     fn refuses_unsupported_keywords() {
         let err = check_schema(&json!({"properties": {"a": {"pattern": "^x"}}})).unwrap_err();
-        assert!(err.contains("#/properties/a") && err.contains("pattern"), "{err}");
+        assert!(
+            err.contains("#/properties/a") && err.contains("pattern"),
+            "{err}"
+        );
         assert!(check_schema(&json!({"type": "text"})).is_err());
         assert!(check_schema(&json!({"title": "x", "description": "y"})).is_ok());
     }

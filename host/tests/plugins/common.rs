@@ -19,7 +19,9 @@ pub const TENANT_B: i64 = 2;
 
 /// The directory of a test plugin crate.
 pub fn plugin_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/plugins")
+        .join(name)
 }
 
 /// The manifest and component bytes of a test plugin, built once per process.
@@ -44,7 +46,9 @@ pub fn plugin(name: &str) -> (Manifest, Arc<Vec<u8>>) {
 /// compiled once.
 pub fn shared_cache_dir() -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path().to_path_buf()
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_path_buf()
 }
 
 /// A backend with tenants A and B populated.
@@ -90,7 +94,8 @@ pub fn runtime_with(backend: Arc<MemoryBackend>, config: RuntimeConfig) -> Runti
 /// Loads a test plugin into `rt`.
 pub fn load(rt: &Runtime, name: &str) -> Arc<LoadedPlugin> {
     let (manifest, wasm) = plugin(name);
-    rt.load(&manifest, &wasm).unwrap_or_else(|e| panic!("loading {name}: {e}"))
+    rt.load(&manifest, &wasm)
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
 /// The scope of `plugin` for a tenant's subject.
@@ -110,7 +115,11 @@ pub fn call(tenant_id: i64, id: &str, anonymous: bool) -> Call {
         tenant: format!("tenant{tenant_id}.example"),
         direction: Direction::Inbound,
         caller: Party {
-            number: if anonymous { String::new() } else { "+31612345678".to_string() },
+            number: if anonymous {
+                String::new()
+            } else {
+                "+31612345678".to_string()
+            },
             display_name: None,
             anonymous,
             asserted_identity: None,

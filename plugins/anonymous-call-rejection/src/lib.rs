@@ -19,7 +19,8 @@ struct AnonymousCallRejection;
 impl Plugin for AnonymousCallRejection {
     fn on_terminate(call: &Call) -> Decision {
         if call.caller().is_anonymous() && !call.is_internal() {
-            return Decision::reject(433, "Anonymity Disallowed").announce("anonymous-not-accepted");
+            return Decision::reject(433, "Anonymity Disallowed")
+                .announce("anonymous-not-accepted");
         }
         Decision::Proceed
     }

@@ -9,7 +9,12 @@ fn rejected() -> Decision {
 #[tokio::test]
 async fn rejects_an_anonymous_outside_caller() {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
-    let call = bench.call().from("0612345678").anonymous().to_user(201, "201").internal(false);
+    let call = bench
+        .call()
+        .from("0612345678")
+        .anonymous()
+        .to_user(201, "201")
+        .internal(false);
     assert_eq!(bench.terminate(call).await, rejected());
 }
 
@@ -36,7 +41,11 @@ async fn rejects_an_anonymous_caller_with_a_network_asserted_identity() {
 async fn never_rejects_internal_calls() {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
     bench.add_user(202, "202");
-    let call = bench.call().from_user(202, "202").anonymous().to_user(201, "201");
+    let call = bench
+        .call()
+        .from_user(202, "202")
+        .anonymous()
+        .to_user(201, "201");
     assert_eq!(bench.terminate(call).await, Decision::Proceed);
     let call = bench.call().anonymous().to_user(201, "201").internal(true);
     assert_eq!(bench.terminate(call).await, Decision::Proceed);

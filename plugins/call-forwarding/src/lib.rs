@@ -127,13 +127,17 @@ fn may_divert(call: &Call, settings: &Settings) -> bool {
 fn destination(call: &Call, raw: &str) -> Option<String> {
     let dest: String = raw
         .chars()
-        .filter(|c| !(c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '-' | '(' | ')' | '/')))
+        .filter(|c| {
+            !(c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '-' | '(' | ')' | '/'))
+        })
         .collect();
     if dest.is_empty() {
         return None;
     }
     if call.subject().has_number(&dest) {
-        log::warn(format!("call-forwarding: destination {dest} is the subject itself; ignored"));
+        log::warn(format!(
+            "call-forwarding: destination {dest} is the subject itself; ignored"
+        ));
         return None;
     }
     Some(dest)
@@ -161,7 +165,9 @@ fn rule_matches(call: &Call, rule: &Rule) -> bool {
     if !any_matches(&rule.callers, |n| call.caller().matches_number(n)) {
         return false;
     }
-    if !any_matches(&rule.dialled, |n| centrale_sdk::number::same(n, call.dialled())) {
+    if !any_matches(&rule.dialled, |n| {
+        centrale_sdk::number::same(n, call.dialled())
+    }) {
         return false;
     }
     match &rule.schedule {
@@ -169,7 +175,9 @@ fn rule_matches(call: &Call, rule: &Rule) -> bool {
         Some(name) => match schedule::is_open(name) {
             Some(open) => open == (rule.when == When::Open),
             None => {
-                log::warn(format!("call-forwarding: the tenant has no schedule \"{name}\"; rule skipped"));
+                log::warn(format!(
+                    "call-forwarding: the tenant has no schedule \"{name}\"; rule skipped"
+                ));
                 false
             }
         },
@@ -198,9 +206,14 @@ impl Plugin for CallForwarding {
         if !may_divert(call, &s) {
             return Decision::Proceed;
         }
-        forward(call, s.always.enabled, &s.always.destination, DiversionReason::Unconditional)
-            .or_else(|| selective(call, &s.selective))
-            .unwrap_or_default()
+        forward(
+            call,
+            s.always.enabled,
+            &s.always.destination,
+            DiversionReason::Unconditional,
+        )
+        .or_else(|| selective(call, &s.selective))
+        .unwrap_or_default()
     }
 
     fn on_busy(call: &Call) -> Decision {
@@ -210,7 +223,13 @@ impl Plugin for CallForwarding {
         if !may_divert(call, &s) {
             return Decision::Proceed;
         }
-        forward(call, s.busy.enabled, &s.busy.destination, DiversionReason::UserBusy).unwrap_or_default()
+        forward(
+            call,
+            s.busy.enabled,
+            &s.busy.destination,
+            DiversionReason::UserBusy,
+        )
+        .unwrap_or_default()
     }
 
     fn on_no_answer(call: &Call) -> Decision {
@@ -220,8 +239,13 @@ impl Plugin for CallForwarding {
         if !may_divert(call, &s) {
             return Decision::Proceed;
         }
-        forward(call, s.no_answer.enabled, &s.no_answer.destination, DiversionReason::NoAnswer)
-            .unwrap_or_default()
+        forward(
+            call,
+            s.no_answer.enabled,
+            &s.no_answer.destination,
+            DiversionReason::NoAnswer,
+        )
+        .unwrap_or_default()
     }
 
     fn on_unreachable(call: &Call) -> Decision {
@@ -231,8 +255,13 @@ impl Plugin for CallForwarding {
         if !may_divert(call, &s) {
             return Decision::Proceed;
         }
-        forward(call, s.unreachable.enabled, &s.unreachable.destination, DiversionReason::Unavailable)
-            .unwrap_or_default()
+        forward(
+            call,
+            s.unreachable.enabled,
+            &s.unreachable.destination,
+            DiversionReason::Unavailable,
+        )
+        .unwrap_or_default()
     }
 }
 

@@ -6,7 +6,10 @@ const MOBILE: &str = "+31612345678";
 
 fn bench() -> TestBench {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
-    bench.add_user(201, "201").number("+31201234201").name("Alice");
+    bench
+        .add_user(201, "201")
+        .number("+31201234201")
+        .name("Alice");
     bench.add_user(202, "202").name("Bob");
     bench
 }
@@ -18,25 +21,43 @@ fn redirect(to: &str, reason: DiversionReason) -> Decision {
 #[tokio::test]
 async fn nothing_configured_nothing_forwarded() {
     let bench = bench();
-    assert_eq!(bench.call().to_subject(201).terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(201).terminate().await,
+        Decision::Proceed
+    );
     assert_eq!(bench.call().to_subject(201).busy().await, Decision::Proceed);
-    assert_eq!(bench.call().to_subject(201).no_answer().await, Decision::Proceed);
-    assert_eq!(bench.call().to_subject(201).unreachable().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(201).no_answer().await,
+        Decision::Proceed
+    );
+    assert_eq!(
+        bench.call().to_subject(201).unreachable().await,
+        Decision::Proceed
+    );
 }
 
 #[tokio::test]
 async fn forward_always() {
     let bench = bench();
-    bench.set_user_settings(201, json!({ "always": { "enabled": true, "destination": "+31 6 1234 5678" } }));
+    bench.set_user_settings(
+        201,
+        json!({ "always": { "enabled": true, "destination": "+31 6 1234 5678" } }),
+    );
     assert_eq!(
         bench.call().to_subject(201).terminate().await,
         redirect(MOBILE, DiversionReason::Unconditional)
     );
     // Internal calls are forwarded too.
     let call = bench.call().from_user(202, "202").to_subject(201);
-    assert_eq!(bench.terminate(call).await, redirect(MOBILE, DiversionReason::Unconditional));
+    assert_eq!(
+        bench.terminate(call).await,
+        redirect(MOBILE, DiversionReason::Unconditional)
+    );
     // Other users of the tenant are not.
-    assert_eq!(bench.call().to_subject(202).terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(202).terminate().await,
+        Decision::Proceed
+    );
 }
 
 #[tokio::test]
@@ -49,7 +70,10 @@ async fn disabled_or_empty_forwarding_does_nothing() {
             "busy": { "enabled": true, "destination": "  " }
         }),
     );
-    assert_eq!(bench.call().to_subject(201).terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(201).terminate().await,
+        Decision::Proceed
+    );
     assert_eq!(bench.call().to_subject(201).busy().await, Decision::Proceed);
 }
 
@@ -64,8 +88,14 @@ async fn busy_no_answer_and_unreachable_each_have_their_destination() {
             "unreachable": { "enabled": true, "destination": MOBILE }
         }),
     );
-    assert_eq!(bench.call().to_subject(201).terminate().await, Decision::Proceed);
-    assert_eq!(bench.call().to_subject(201).busy().await, redirect("202", DiversionReason::UserBusy));
+    assert_eq!(
+        bench.call().to_subject(201).terminate().await,
+        Decision::Proceed
+    );
+    assert_eq!(
+        bench.call().to_subject(201).busy().await,
+        redirect("202", DiversionReason::UserBusy)
+    );
     assert_eq!(
         bench.call().to_subject(201).no_answer().await,
         redirect("8000", DiversionReason::NoAnswer)
@@ -85,7 +115,10 @@ async fn tenant_defaults_and_user_overrides() {
         bench.call().to_subject(201).no_answer().await,
         redirect("8000", DiversionReason::NoAnswer)
     );
-    assert_eq!(bench.call().to_subject(202).no_answer().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(202).no_answer().await,
+        Decision::Proceed
+    );
 }
 
 #[tokio::test]
@@ -96,7 +129,10 @@ async fn selective_forwarding_after_hours() {
         json!({ "selective": [ { "destination": MOBILE, "schedule": "business-hours", "when": "closed" } ] }),
     );
     bench.set_schedule("business-hours", true);
-    assert_eq!(bench.call().to_subject(201).terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(201).terminate().await,
+        Decision::Proceed
+    );
     bench.set_schedule("business-hours", false);
     assert_eq!(
         bench.call().to_subject(201).terminate().await,
@@ -112,7 +148,10 @@ async fn selective_forwarding_while_a_schedule_is_open() {
         json!({ "selective": [ { "destination": "300", "schedule": "lunch", "when": "open" } ] }),
     );
     bench.set_schedule("lunch", false);
-    assert_eq!(bench.call().to_subject(201).terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_subject(201).terminate().await,
+        Decision::Proceed
+    );
     bench.set_schedule("lunch", true);
     assert_eq!(
         bench.call().to_subject(201).terminate().await,
@@ -131,11 +170,21 @@ async fn selective_forwarding_by_caller_and_called_number() {
         ] }),
     );
     let vip = bench.call().from("+31205550001").to_subject(201);
-    assert_eq!(bench.terminate(vip).await, redirect("202", DiversionReason::TimeOfDay));
+    assert_eq!(
+        bench.terminate(vip).await,
+        redirect("202", DiversionReason::TimeOfDay)
+    );
     let other = bench.call().from("+31205550009").to_subject(201);
     assert_eq!(bench.terminate(other).await, Decision::Proceed);
-    let public = bench.call().from("+31205550009").to_subject(201).dialled("+31201234201");
-    assert_eq!(bench.terminate(public).await, redirect(MOBILE, DiversionReason::TimeOfDay));
+    let public = bench
+        .call()
+        .from("+31205550009")
+        .to_subject(201)
+        .dialled("+31201234201");
+    assert_eq!(
+        bench.terminate(public).await,
+        redirect(MOBILE, DiversionReason::TimeOfDay)
+    );
 }
 
 #[tokio::test]
@@ -152,7 +201,10 @@ async fn exception_rules_stop_selective_forwarding() {
     let colleague = bench.call().from_user(202, "202").to_subject(201);
     assert_eq!(bench.terminate(colleague).await, Decision::Proceed);
     let customer = bench.call().from("+31205550001").to_subject(201);
-    assert_eq!(bench.terminate(customer).await, redirect(MOBILE, DiversionReason::TimeOfDay));
+    assert_eq!(
+        bench.terminate(customer).await,
+        redirect(MOBILE, DiversionReason::TimeOfDay)
+    );
 }
 
 #[tokio::test]
@@ -202,11 +254,11 @@ async fn diversion_inhibitor() {
         }),
     );
     let forwarded = || {
-        bench
-            .call()
-            .from("+31205550001")
-            .to_subject(201)
-            .diverted("+31201234999", "201", DiversionReason::NoAnswer)
+        bench.call().from("+31205550001").to_subject(201).diverted(
+            "+31201234999",
+            "201",
+            DiversionReason::NoAnswer,
+        )
     };
     assert_eq!(forwarded().terminate().await, Decision::Proceed);
     assert_eq!(forwarded().busy().await, Decision::Proceed);
@@ -220,18 +272,28 @@ async fn diversion_inhibitor() {
 #[tokio::test]
 async fn without_the_inhibitor_diverted_calls_are_forwarded_again() {
     let bench = bench();
-    bench.set_user_settings(201, json!({ "always": { "enabled": true, "destination": MOBILE } }));
-    let call = bench
-        .call()
-        .to_subject(201)
-        .diverted("+31201234999", "201", DiversionReason::NoAnswer);
-    assert_eq!(bench.terminate(call).await, redirect(MOBILE, DiversionReason::Unconditional));
+    bench.set_user_settings(
+        201,
+        json!({ "always": { "enabled": true, "destination": MOBILE } }),
+    );
+    let call =
+        bench
+            .call()
+            .to_subject(201)
+            .diverted("+31201234999", "201", DiversionReason::NoAnswer);
+    assert_eq!(
+        bench.terminate(call).await,
+        redirect(MOBILE, DiversionReason::Unconditional)
+    );
 }
 
 #[tokio::test]
 async fn loops_and_self_forwarding_are_refused() {
     let bench = bench();
-    bench.set_user_settings(201, json!({ "no_answer": { "enabled": true, "destination": "202" } }));
+    bench.set_user_settings(
+        201,
+        json!({ "no_answer": { "enabled": true, "destination": "202" } }),
+    );
     // 201 -> 202 -> back to 201: 201 does not divert it a second time.
     let returning = bench
         .call()
@@ -239,8 +301,14 @@ async fn loops_and_self_forwarding_are_refused() {
         .diverted("201", "202", DiversionReason::NoAnswer)
         .diverted("202", "201", DiversionReason::NoAnswer);
     assert_eq!(bench.no_answer(returning).await, Decision::Proceed);
-    bench.set_user_settings(201, json!({ "always": { "enabled": true, "destination": "+31201234201" } }));
-    assert_eq!(bench.call().to_subject(201).terminate().await, Decision::Proceed);
+    bench.set_user_settings(
+        201,
+        json!({ "always": { "enabled": true, "destination": "+31201234201" } }),
+    );
+    assert_eq!(
+        bench.call().to_subject(201).terminate().await,
+        Decision::Proceed
+    );
     assert!(bench.logged("is the subject itself"));
 }
 
@@ -248,7 +316,10 @@ async fn loops_and_self_forwarding_are_refused() {
 #[should_panic(expected = "settings rejected by the schema")]
 async fn the_schema_refuses_a_bad_when() {
     let bench = bench();
-    bench.set_user_settings(201, json!({ "selective": [ { "destination": "1", "when": "sometimes" } ] }));
+    bench.set_user_settings(
+        201,
+        json!({ "selective": [ { "destination": "1", "when": "sometimes" } ] }),
+    );
 }
 
 #[tokio::test]
@@ -261,5 +332,9 @@ async fn imports_log_settings_and_schedule_only() {
         .map(|c| c.name())
         .collect();
     assert_eq!(names, ["log", "settings", "schedule"]);
-    assert!(bench.plugin().foreign_imports().is_empty(), "{:?}", bench.plugin().foreign_imports());
+    assert!(
+        bench.plugin().foreign_imports().is_empty(),
+        "{:?}",
+        bench.plugin().foreign_imports()
+    );
 }

@@ -22,20 +22,35 @@ async fn internal_calls_get_busy_treatment_too() {
 async fn the_toggle_turns_it_off_and_on() {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
     bench.set_user_settings(201, json!({ "enabled": false }));
-    assert_eq!(bench.call().to_user(201, "201").terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_user(201, "201").terminate().await,
+        Decision::Proceed
+    );
     // Another user of the tenant keeps DND on.
-    assert_eq!(bench.call().to_user(202, "202").terminate().await, Decision::TreatAsBusy);
+    assert_eq!(
+        bench.call().to_user(202, "202").terminate().await,
+        Decision::TreatAsBusy
+    );
     bench.set_user_settings(201, json!({ "enabled": true }));
-    assert_eq!(bench.call().to_user(201, "201").terminate().await, Decision::TreatAsBusy);
+    assert_eq!(
+        bench.call().to_user(201, "201").terminate().await,
+        Decision::TreatAsBusy
+    );
 }
 
 #[tokio::test]
 async fn user_settings_override_the_tenant_default() {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
     bench.set_settings(json!({ "enabled": false }));
-    assert_eq!(bench.call().to_user(201, "201").terminate().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_user(201, "201").terminate().await,
+        Decision::Proceed
+    );
     bench.set_user_settings(201, json!({ "enabled": true }));
-    assert_eq!(bench.call().to_user(201, "201").terminate().await, Decision::TreatAsBusy);
+    assert_eq!(
+        bench.call().to_user(201, "201").terminate().await,
+        Decision::TreatAsBusy
+    );
 }
 
 #[tokio::test]
@@ -48,7 +63,10 @@ async fn the_schema_refuses_unknown_settings() {
 #[tokio::test]
 async fn the_busy_hook_is_left_to_forwarding_and_voicemail() {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
-    assert_eq!(bench.call().to_user(201, "201").busy().await, Decision::Proceed);
+    assert_eq!(
+        bench.call().to_user(201, "201").busy().await,
+        Decision::Proceed
+    );
 }
 
 #[tokio::test]
@@ -61,5 +79,9 @@ async fn imports_only_settings_and_log() {
         .map(|c| c.name())
         .collect();
     assert_eq!(names, ["log", "settings"]);
-    assert!(bench.plugin().foreign_imports().is_empty(), "{:?}", bench.plugin().foreign_imports());
+    assert!(
+        bench.plugin().foreign_imports().is_empty(),
+        "{:?}",
+        bench.plugin().foreign_imports()
+    );
 }

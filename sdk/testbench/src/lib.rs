@@ -52,9 +52,7 @@ use std::time::Duration;
 
 use centrale_host::runtime::memory_backend::MemoryBackend;
 use centrale_host::runtime::types as host;
-use centrale_host::runtime::{
-    build, LoadedPlugin, Manifest, Runtime, RuntimeConfig, Scope,
-};
+use centrale_host::runtime::{build, LoadedPlugin, Manifest, Runtime, RuntimeConfig, Scope};
 
 pub use centrale_host::runtime::memory_backend::LogRecord;
 pub use centrale_host::runtime::types::LogLevel;
@@ -485,8 +483,7 @@ impl SubjectHandle<'_> {
 
     /// Marks the subject reachable (a registered device) or not.
     pub fn reachable(self, reachable: bool) -> Self {
-        self.bench
-            .set_reachable(self.subject.id, reachable);
+        self.bench.set_reachable(self.subject.id, reachable);
         self
     }
 
@@ -535,7 +532,10 @@ impl<'a> CallBuilder<'a> {
     /// The caller is subject `id` of the tenant (extension `extension`):
     /// the number becomes the extension and the call internal.
     pub fn from_user(mut self, id: u64, extension: &str) -> Self {
-        let subject = self.bench.subject(id).unwrap_or_else(|| user(id, extension));
+        let subject = self
+            .bench
+            .subject(id)
+            .unwrap_or_else(|| user(id, extension));
         self.call.caller.number = extension.to_string();
         self.call.caller.display_name = Some(subject.display_name.clone());
         self.call.caller.subject = Some(subject);
@@ -547,7 +547,10 @@ impl<'a> CallBuilder<'a> {
     /// added with [`TestBench::add_user`] when there is one). Unless set
     /// with [`CallBuilder::dialled`], the dialled string is the extension.
     pub fn to_user(mut self, id: u64, extension: &str) -> Self {
-        self.call.subject = self.bench.subject(id).unwrap_or_else(|| user(id, extension));
+        self.call.subject = self
+            .bench
+            .subject(id)
+            .unwrap_or_else(|| user(id, extension));
         if !self.dialled_set {
             self.call.dialled = extension.to_string();
         }

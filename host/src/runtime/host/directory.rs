@@ -12,7 +12,10 @@ use crate::runtime::types::Subject;
 pub const MAX_QUERY: usize = 64;
 
 /// Adds `directory` to the linker.
-pub(crate) fn link<T: Send + 'static>(linker: &mut Linker<T>, get: Getter<T>) -> wasmtime::Result<()> {
+pub(crate) fn link<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: Getter<T>,
+) -> wasmtime::Result<()> {
     wit::directory::add_to_linker::<T, HasSelf<HostState>>(linker, get)
 }
 
@@ -28,7 +31,9 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn new(scope: &Scope) -> Self {
-        Self { tenant_id: scope.tenant_id }
+        Self {
+            tenant_id: scope.tenant_id,
+        }
     }
 }
 
@@ -39,7 +44,11 @@ impl wit::directory::Host for HostState {
             return Ok(None);
         }
         let tenant = self.directory.tenant_id;
-        Ok(self.ctx.backend.directory_by_extension(tenant, &extension).await)
+        Ok(self
+            .ctx
+            .backend
+            .directory_by_extension(tenant, &extension)
+            .await)
     }
 
     async fn by_number(&mut self, number: String) -> wasmtime::Result<Option<Subject>> {

@@ -17,7 +17,10 @@ pub const MAX_VALUE: usize = 64 * 1024;
 pub const MAX_KEYS: usize = 1000;
 
 /// Adds `kv` to the linker.
-pub(crate) fn link<T: Send + 'static>(linker: &mut Linker<T>, get: Getter<T>) -> wasmtime::Result<()> {
+pub(crate) fn link<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: Getter<T>,
+) -> wasmtime::Result<()> {
     wit::kv::add_to_linker::<T, HasSelf<HostState>>(linker, get)
 }
 
@@ -34,7 +37,10 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn new(scope: &Scope) -> Self {
-        let subject = scope.subject_id.map(|s| s.to_string()).unwrap_or_else(|| "-".to_string());
+        let subject = scope
+            .subject_id
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".to_string());
         Self {
             namespace: format!("{}/{}/{subject}", scope.tenant_id, scope.plugin_id),
         }

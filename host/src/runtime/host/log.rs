@@ -16,7 +16,10 @@ pub const MAX_LINE: usize = 1024;
 pub const MAX_LINES: u32 = 100;
 
 /// Adds `log` to the linker.
-pub(crate) fn link<T: Send + 'static>(linker: &mut Linker<T>, get: Getter<T>) -> wasmtime::Result<()> {
+pub(crate) fn link<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: Getter<T>,
+) -> wasmtime::Result<()> {
     wit::log::add_to_linker::<T, HasSelf<HostState>>(linker, get)
 }
 
@@ -42,13 +45,19 @@ impl wit::log::Host for HostState {
         self.log.lines += 1;
         if self.log.lines > MAX_LINES {
             if self.log.lines == MAX_LINES + 1 {
-                let notice = format!("log: more than {MAX_LINES} lines in one invocation; dropping the rest");
-                self.ctx.backend.log(&self.ctx.scope, &self.ctx.call_id, LogLevel::Warn, &notice);
+                let notice = format!(
+                    "log: more than {MAX_LINES} lines in one invocation; dropping the rest"
+                );
+                self.ctx
+                    .backend
+                    .log(&self.ctx.scope, &self.ctx.call_id, LogLevel::Warn, &notice);
             }
             return Ok(());
         }
         truncate(&mut message, MAX_LINE);
-        self.ctx.backend.log(&self.ctx.scope, &self.ctx.call_id, level, &message);
+        self.ctx
+            .backend
+            .log(&self.ctx.scope, &self.ctx.call_id, level, &message);
         Ok(())
     }
 }

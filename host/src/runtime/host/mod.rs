@@ -53,23 +53,49 @@ pub trait HostBackend: Send + Sync + 'static {
     /// tenant's), as a JSON object; `{}` when none.
     fn settings<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, String>;
     /// A value of the scope's key-value namespace.
-    fn kv_get<'a>(&'a self, scope: &'a Scope, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, KvError>>;
+    fn kv_get<'a>(
+        &'a self,
+        scope: &'a Scope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, KvError>>;
     /// Sets a value (the backend enforces the per-scope key count).
-    fn kv_set<'a>(&'a self, scope: &'a Scope, key: &'a str, value: Vec<u8>) -> BoxFuture<'a, Result<(), KvError>>;
+    fn kv_set<'a>(
+        &'a self,
+        scope: &'a Scope,
+        key: &'a str,
+        value: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), KvError>>;
     /// Removes a key.
-    fn kv_delete<'a>(&'a self, scope: &'a Scope, key: &'a str) -> BoxFuture<'a, Result<(), KvError>>;
+    fn kv_delete<'a>(
+        &'a self,
+        scope: &'a Scope,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<(), KvError>>;
     /// Keys with the prefix, sorted.
     fn kv_list<'a>(&'a self, scope: &'a Scope, prefix: &'a str) -> BoxFuture<'a, Vec<String>>;
     /// The tenant's subject with this extension.
-    fn directory_by_extension<'a>(&'a self, tenant_id: i64, extension: &'a str) -> BoxFuture<'a, Option<Subject>>;
+    fn directory_by_extension<'a>(
+        &'a self,
+        tenant_id: i64,
+        extension: &'a str,
+    ) -> BoxFuture<'a, Option<Subject>>;
     /// The tenant's subject owning this number.
-    fn directory_by_number<'a>(&'a self, tenant_id: i64, number: &'a str) -> BoxFuture<'a, Option<Subject>>;
+    fn directory_by_number<'a>(
+        &'a self,
+        tenant_id: i64,
+        number: &'a str,
+    ) -> BoxFuture<'a, Option<Subject>>;
     /// The tenant's subject with this id.
     fn directory_by_id(&self, tenant_id: i64, id: u64) -> BoxFuture<'_, Option<Subject>>;
     /// Whether the tenant's subject has a registered device now.
     fn is_reachable(&self, tenant_id: i64, id: u64) -> BoxFuture<'_, bool>;
     /// Whether the tenant's named schedule is open at `now_ms`.
-    fn schedule_is_open<'a>(&'a self, tenant_id: i64, name: &'a str, now_ms: u64) -> BoxFuture<'a, Option<bool>>;
+    fn schedule_is_open<'a>(
+        &'a self,
+        tenant_id: i64,
+        name: &'a str,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Option<bool>>;
     /// The tenant's local time at `now_ms`.
     fn local_time(&self, tenant_id: i64, now_ms: u64) -> LocalTime;
     /// Unix time now, milliseconds.

@@ -11,7 +11,10 @@ use crate::runtime::types::LocalTime;
 pub const MAX_NAME: usize = 128;
 
 /// Adds `schedule` to the linker.
-pub(crate) fn link<T: Send + 'static>(linker: &mut Linker<T>, get: Getter<T>) -> wasmtime::Result<()> {
+pub(crate) fn link<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: Getter<T>,
+) -> wasmtime::Result<()> {
     wit::schedule::add_to_linker::<T, HasSelf<HostState>>(linker, get)
 }
 
@@ -27,7 +30,9 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn new(scope: &Scope) -> Self {
-        Self { tenant_id: scope.tenant_id }
+        Self {
+            tenant_id: scope.tenant_id,
+        }
     }
 }
 
@@ -49,6 +54,10 @@ impl wit::schedule::Host for HostState {
             return Ok(None);
         }
         let now = self.ctx.backend.now_ms();
-        Ok(self.ctx.backend.schedule_is_open(self.schedule.tenant_id, &name, now).await)
+        Ok(self
+            .ctx
+            .backend
+            .schedule_is_open(self.schedule.tenant_id, &name, now)
+            .await)
     }
 }

@@ -7,7 +7,10 @@ use super::{wit, Getter, HostState, Scope};
 use crate::runtime::manifest::{Capability, Manifest, ManifestError};
 
 /// Adds `settings` to the linker.
-pub(crate) fn link<T: Send + 'static>(linker: &mut Linker<T>, get: Getter<T>) -> wasmtime::Result<()> {
+pub(crate) fn link<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: Getter<T>,
+) -> wasmtime::Result<()> {
     wit::settings::add_to_linker::<T, HasSelf<HostState>>(linker, get)
 }
 

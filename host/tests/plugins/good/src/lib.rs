@@ -6,7 +6,9 @@ wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use centrale::plugin::types::{Call, CallSummary, Decision, DiversionReason, Redirection, Rejection};
+use centrale::plugin::types::{
+    Call, CallSummary, Decision, DiversionReason, Redirection, Rejection,
+};
 use centrale::plugin::{kv, log, settings};
 use exports::centrale::plugin::hooks::Guest;
 
@@ -16,7 +18,10 @@ static INVOCATIONS: AtomicU32 = AtomicU32::new(0);
 struct Good;
 
 fn redirect(destination: String) -> Decision {
-    Decision::Redirect(Redirection { destination, reason: DiversionReason::Unknown })
+    Decision::Redirect(Redirection {
+        destination,
+        reason: DiversionReason::Unknown,
+    })
 }
 
 impl Guest for Good {
@@ -27,7 +32,10 @@ impl Guest for Good {
 
     fn on_terminate(call: Call) -> Decision {
         if call.caller.anonymous {
-            log::write(log::Level::Info, &format!("rejecting anonymous call {}", call.id));
+            log::write(
+                log::Level::Info,
+                &format!("rejecting anonymous call {}", call.id),
+            );
             return Decision::Reject(Rejection {
                 code: 433,
                 reason: "Anonymity Disallowed".to_string(),
@@ -38,7 +46,11 @@ impl Guest for Good {
     }
 
     fn on_no_answer(_call: Call) -> Decision {
-        Decision::Reject(Rejection { code: 480, reason: settings::get(), announcement: None })
+        Decision::Reject(Rejection {
+            code: 480,
+            reason: settings::get(),
+            announcement: None,
+        })
     }
 
     fn on_busy(call: Call) -> Decision {

@@ -16,7 +16,11 @@ impl Guest for Oversized {
     }
 
     fn on_terminate(_call: Call) -> Decision {
-        Decision::Reject(Rejection { code: 486, reason: "x".repeat(1 << 20), announcement: None })
+        Decision::Reject(Rejection {
+            code: 486,
+            reason: "x".repeat(1 << 20),
+            announcement: None,
+        })
     }
 
     fn on_no_answer(_call: Call) -> Decision {

@@ -37,7 +37,11 @@ impl Guest for Snoop {
         if found.is_empty() {
             Decision::Proceed
         } else {
-            Decision::Reject(Rejection { code: 403, reason: found.join(" "), announcement: None })
+            Decision::Reject(Rejection {
+                code: 403,
+                reason: found.join(" "),
+                announcement: None,
+            })
         }
     }
 
