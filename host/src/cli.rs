@@ -484,7 +484,11 @@ const DEMO_LICENCES: i64 = 10;
 
 /// Installs every bundled plugin whose component is not installed yet and
 /// licenses it for the demo tenant (enabling it is the admin's choice).
-pub async fn install_bundled(store: &Store, plugins: &std::path::Path, components: &std::path::Path) -> anyhow::Result<()> {
+pub async fn install_bundled(
+    store: &Store,
+    plugins: &std::path::Path,
+    components: &std::path::Path,
+) -> anyhow::Result<()> {
     use sha2::Digest as _;
     let t = tenant(store, DEMO_DOMAIN).await?;
     let mut entries: Vec<_> = std::fs::read_dir(plugins)
@@ -501,7 +505,11 @@ pub async fn install_bundled(store: &Store, plugins: &std::path::Path, component
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
         let wasm_path = components.join(format!("{}.wasm", manifest.id.replace('-', "_")));
         let Ok(wasm) = std::fs::read(&wasm_path) else {
-            eprintln!("warning: {} is not built; skipping plugin {}", wasm_path.display(), manifest.id);
+            eprintln!(
+                "warning: {} is not built; skipping plugin {}",
+                wasm_path.display(),
+                manifest.id
+            );
             continue;
         };
         let sha = hex::encode(sha2::Sha256::digest(&wasm));
@@ -519,7 +527,9 @@ pub async fn install_bundled(store: &Store, plugins: &std::path::Path, component
             );
         }
         if store.licence(t.id, &manifest.id).await?.is_none() {
-            store.grant_licence(t.id, &manifest.id, DEMO_LICENCES).await?;
+            store
+                .grant_licence(t.id, &manifest.id, DEMO_LICENCES)
+                .await?;
         }
     }
     Ok(())

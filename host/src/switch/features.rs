@@ -6,7 +6,9 @@
 
 use super::pipeline::{self, BoxFuture, DiversionReason, HookDecision, HookPoint, HookRunner};
 use crate::runtime::types::{self as wit};
-use crate::runtime::{FaultTracker, Hook, HookCall, HookOutcome, LoadedPlugin, Manifest, Runtime, Scope};
+use crate::runtime::{
+    FaultTracker, Hook, HookCall, HookOutcome, LoadedPlugin, Manifest, Runtime, Scope,
+};
 use crate::store::Store;
 use crate::tenancy::plugins::ActivePlugin;
 use crate::tenancy::User;
@@ -82,7 +84,11 @@ impl Features {
 
     /// The subject's plugins that listen to `hook`, in priority order.
     async fn chain(&self, tenant_id: i64, subject_id: i64, hook: Hook) -> Vec<Arc<LoadedPlugin>> {
-        let active = match self.store.active_plugins_for_subject(tenant_id, subject_id).await {
+        let active = match self
+            .store
+            .active_plugins_for_subject(tenant_id, subject_id)
+            .await
+        {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!("active plugins: {e}");
@@ -104,7 +110,12 @@ impl Features {
         chain.into_iter().map(|(_, _, p)| p).collect()
     }
 
-    async fn invoke(&self, plugin: &LoadedPlugin, call: &pipeline::HookCall, input: HookCall) -> HookOutcome {
+    async fn invoke(
+        &self,
+        plugin: &LoadedPlugin,
+        call: &pipeline::HookCall,
+        input: HookCall,
+    ) -> HookOutcome {
         let scope = Scope {
             tenant_id: call.tenant.id,
             tenant_domain: call.tenant.domain.clone(),
@@ -205,7 +216,11 @@ pub fn decision(d: wit::Decision) -> Option<HookDecision> {
         wit::Decision::Proceed | wit::Decision::TakeOver => None,
         wit::Decision::Reject(r) => Some(HookDecision::Reject {
             code: r.code,
-            reason: if r.reason.is_empty() { None } else { Some(r.reason) },
+            reason: if r.reason.is_empty() {
+                None
+            } else {
+                Some(r.reason)
+            },
             announcement: r.announcement,
         }),
         wit::Decision::Redirect(r) => Some(HookDecision::Redirect {
@@ -230,7 +245,11 @@ fn call_result(result: &str) -> wit::CallResult {
 }
 
 impl HookRunner for Features {
-    fn decide<'a>(&'a self, point: HookPoint, call: &'a pipeline::HookCall) -> BoxFuture<'a, Option<HookDecision>> {
+    fn decide<'a>(
+        &'a self,
+        point: HookPoint,
+        call: &'a pipeline::HookCall,
+    ) -> BoxFuture<'a, Option<HookDecision>> {
         Box::pin(async move {
             let hook = match point {
                 HookPoint::Terminate => Hook::Terminate,
@@ -268,7 +287,9 @@ impl HookRunner for Features {
         ended_at: i64,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let chain = self.chain(call.tenant.id, call.subject.id, Hook::CallEnded).await;
+            let chain = self
+                .chain(call.tenant.id, call.subject.id, Hook::CallEnded)
+                .await;
             if chain.is_empty() {
                 return;
             }
@@ -280,7 +301,8 @@ impl HookRunner for Features {
                 ended_at: u64::try_from(ended_at).unwrap_or(0),
             };
             for plugin in chain {
-                self.invoke(&plugin, call, HookCall::CallEnded(summary.clone())).await;
+                self.invoke(&plugin, call, HookCall::CallEnded(summary.clone()))
+                    .await;
             }
         })
     }
