@@ -1,4 +1,4 @@
-//! RFC 4475 torture messages against a running host (see
+//! RFC 4475 torture messages (tests/data/sip-torture) against a running host (see
 //! shared/sip-torture/README.md): every message gets the answer the RFC
 //! asks for, the host never stops serving, and a normal REGISTER and call
 //! still work afterwards on the same instance.
@@ -14,7 +14,14 @@ fn torture_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CENTRALE_TORTURE_DIR") {
         return PathBuf::from(d);
     }
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/sip-torture");
+    // A copy lives in the repository (tests/data, with its licence note);
+    // the shared original is used when the copy is absent.
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/sip-torture");
+    let d = if local.join("rfc4475").is_dir() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/sip-torture")
+    };
     assert!(
         d.join("rfc4475").is_dir(),
         "torture messages not found at {} (set CENTRALE_TORTURE_DIR)",
