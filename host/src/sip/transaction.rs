@@ -169,9 +169,18 @@ impl ServerTx {
                 m.insert(key_2xx.clone(), self.clone());
             }
         }
+        // Sent right here, so the responses of a transaction leave in the
+        // order they were given (RFC 3261 §17.2.1: no provisional after the
+        // final); only when the socket cannot take it now does a task send it.
+        let sent_now = ep.transports.try_send(peer, &bytes);
+        if !is_final && sent_now {
+            return;
+        }
         let this = self.clone();
         tokio::spawn(async move {
-            let _ = ep.transports.send(peer, bytes.clone()).await;
+            if !sent_now {
+                let _ = ep.transports.send(peer, bytes.clone()).await;
+            }
             if !is_final {
                 return;
             }

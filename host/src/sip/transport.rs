@@ -151,14 +151,7 @@ impl Transports {
         match peer.transport {
             Transport::Udp => {
                 let sock = self
-                    .udp
-                    .iter()
-                    .find(|s| {
-                        s.local_addr()
-                            .map(|l| l.is_ipv4() == peer.addr.is_ipv4())
-                            .unwrap_or(false)
-                    })
-                    .or_else(|| self.udp.first())
+                    .udp_for(peer.addr)
                     .ok_or_else(|| std::io::Error::other("no UDP socket"))?;
                 sock.send_to(&bytes, peer.addr).await.map(|_| ())
             }
@@ -184,6 +177,37 @@ impl Transports {
                     .await
                     .map_err(|_| std::io::Error::other("TCP connection closed"))
             }
+        }
+    }
+
+    /// The UDP socket of the address family of `to`.
+    fn udp_for(&self, to: SocketAddr) -> Option<&Arc<UdpSocket>> {
+        self.udp
+            .iter()
+            .find(|s| {
+                s.local_addr()
+                    .map(|l| l.is_ipv4() == to.is_ipv4())
+                    .unwrap_or(false)
+            })
+            .or_else(|| self.udp.first())
+    }
+
+    /// Sends without waiting: `false` when the datagram or frame could not
+    /// be handed over now (full socket buffer, no open connection), in which
+    /// case the caller falls back to [`Transports::send`].
+    pub fn try_send(&self, peer: Peer, bytes: &[u8]) -> bool {
+        match peer.transport {
+            Transport::Udp => self
+                .udp_for(peer.addr)
+                .map(|s| s.try_send_to(bytes, peer.addr).is_ok())
+                .unwrap_or(false),
+            Transport::Tcp => self
+                .tcp_conns
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&peer.addr).cloned())
+                .map(|tx| tx.try_send(bytes.to_vec()).is_ok())
+                .unwrap_or(false),
         }
     }
 
