@@ -17,7 +17,8 @@
 # Knobs (environment): HOLD_MS (1000), STEP_SECS (10), MAX_CALLS (20000),
 #   START_RATE (100), MAX_RATE (2000), MAX_STEPS (10), ONLY (kamailio|centrale:
 #   run one system and do not touch README.md), NO_BUILD=1, CENTRALE_BIN
-#   (a prebuilt binary), CENTRALE_REV (what to call it in the report).
+#   (a prebuilt binary), CENTRALE_REV (what to call it in the report),
+#   WITH_PLUGINS=1 (the three bundled plugins run on every Centrale call).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -319,6 +320,24 @@ fi
 CEN_DATA="$WORK/centrale-data"
 CEN_CMD=("${CENTRALE_BIN:-centrale}" --log warn demo --data "$CEN_DATA" --sip-listen "$IP:$CEN_PORT"
     --rtp-ports "$RTP_PORTS" --advertise "$IP" --ring-timeout 30)
+# WITH_PLUGINS=1: the three bundled plugins run on every call (all enabled
+# for the callee, set so that each one proceeds: ACR sees no anonymous
+# caller, DND is switched off in its settings, forwarding has no rule on).
+CEN_LABEL="Centrale (B2BUA, auth, RTP anchoring, CDR)"
+if [ "${WITH_PLUGINS:-0}" = 1 ]; then
+    source "$ROOT/scripts/lib.sh"
+    build_plugins >"$WORK/plugins-build.log" 2>&1 || { tail -30 "$WORK/plugins-build.log" >&2; die "building the plugins failed"; }
+    CEN_CMD+=(--plugins "$ROOT/plugins" --components "$PLUGIN_OUT")
+    CEN_LABEL="Centrale + 3 plugins on every call (ACR, DND, forwarding)"
+fi
+enable_plugins() {
+    [ "${WITH_PLUGINS:-0}" = 1 ] || return 0
+    local c=("${CENTRALE_BIN:-centrale}" --log warn)
+    "${c[@]}" plugin enable --data "$CEN_DATA" --tenant "$DOMAIN" --plugin anonymous-call-rejection --user "$CALLEE" >/dev/null &&
+    "${c[@]}" plugin enable --data "$CEN_DATA" --tenant "$DOMAIN" --plugin do-not-disturb --user "$CALLEE" --settings '{"enabled": false}' >/dev/null &&
+    "${c[@]}" plugin enable --data "$CEN_DATA" --tenant "$DOMAIN" --plugin call-forwarding --user "$CALLEE" --settings '{}' >/dev/null ||
+        die "enabling the plugins failed"
+}
 # The callee registers through a relay bound on the uas's port, so that
 # Centrale records that port as the callee's address.
 REG_RELAY_CMD=("$RELAY" "$IP:$UAS_PORT" "$IP:$CEN_PORT")
@@ -330,6 +349,7 @@ if [ "$ONLY" != kamailio ]; then
     log "Centrale: $("$CENTRALE_BIN" --version 2>/dev/null)"
     start_bg CEN_PID "$WORK/centrale.log" "${CEN_CMD[@]}"
     wait_udp "$CEN_PORT" "$CEN_PID" || { cat "$WORK/centrale.log" >&2; die "centrale did not start"; }
+    enable_plugins
     # The callee registers from the uas's port, then the uas takes the port.
     start_bg REG_RELAY_PID "$WORK/register-relay.log" "${REG_RELAY_CMD[@]}"
     wait_udp "$UAS_PORT" "$REG_RELAY_PID" || die "authrelay did not start"
@@ -377,7 +397,7 @@ rel() { quote "$@" | sed "s#$ROOT/##g; s#$WORK/##g; s#$WORK#WORKDIR#g"; }
     echo "| system | highest passing rate (0 failed calls, 99% set up within 500 ms) | lowest failing rate tried |"
     echo "| --- | --- | --- |"
     echo "| Kamailio (tm + rr proxy) | **$BEST_kamailio calls/s** | $(bound "$FIRSTFAIL_kamailio") |"
-    echo "| Centrale (B2BUA, auth, RTP anchoring, CDR) | **$BEST_centrale calls/s** | $(bound "$FIRSTFAIL_centrale") |"
+    echo "| $CEN_LABEL | **$BEST_centrale calls/s** | $(bound "$FIRSTFAIL_centrale") |"
     echo
     echo "Ratio Centrale / Kamailio: **$ratio**"
     echo
