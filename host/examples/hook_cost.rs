@@ -159,7 +159,8 @@ fn us(d: Duration) -> String {
 }
 
 fn acr_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/anonymous-call-rejection")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/anonymous-call-rejection");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 fn main() -> ExitCode {

@@ -273,6 +273,27 @@ impl Call {
                 }
             }
         };
+        // Originating hooks of the calling user (outgoing plans, barring).
+        let dest = match (self.origin.user.clone(), dest) {
+            (Some(caller), dest) if !matches!(dest, Destination::NotFound) => {
+                let outbound = matches!(dest, Destination::Outside(_));
+                match self.hook_as(HookPoint::Originate, &caller, outbound).await {
+                    Some(HookDecision::Reject { code, reason, .. }) => {
+                        return self.reply_a(code, reason.as_deref(), "rejected");
+                    }
+                    Some(HookDecision::Redirect { destination, .. }) => {
+                        match resolve_callee(&self.sw.store, &self.origin.tenant, &destination)
+                            .await
+                        {
+                            Ok(d) => d,
+                            Err(_) => Destination::NotFound,
+                        }
+                    }
+                    _ => dest,
+                }
+            }
+            (_, dest) => dest,
+        };
         let target = match dest {
             Destination::User(u) => Target::Users(u),
             Destination::Outside(n) if self.sw.cfg.trunk.is_some() => Target::Trunk(n),

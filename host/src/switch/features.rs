@@ -4,7 +4,9 @@
 //! runtime until one decides. Faults count as `proceed`; a plugin that keeps
 //! faulting for a tenant is suspended for that tenant, with the reason stored.
 
-use super::pipeline::{self, BoxFuture, DiversionReason, HookDecision, HookPoint, HookRunner};
+use super::pipeline::{
+    self, BoxFuture, CallDirection, DiversionReason, HookDecision, HookPoint, HookRunner,
+};
 use crate::runtime::types::{self as wit};
 use crate::runtime::{
     FaultTracker, Hook, HookCall, HookOutcome, LoadedPlugin, Manifest, Runtime, Scope,
@@ -182,10 +184,10 @@ pub fn wit_call(call: &pipeline::HookCall) -> wit::Call {
     wit::Call {
         id: call.id.clone(),
         tenant: call.tenant.domain.clone(),
-        direction: if call.internal {
-            wit::Direction::Internal
-        } else {
-            wit::Direction::Inbound
+        direction: match call.direction {
+            CallDirection::Internal => wit::Direction::Internal,
+            CallDirection::Inbound => wit::Direction::Inbound,
+            CallDirection::Outbound => wit::Direction::Outbound,
         },
         caller: wit::Party {
             number: call.caller.number.clone(),
@@ -252,6 +254,7 @@ impl HookRunner for Features {
     ) -> BoxFuture<'a, Option<HookDecision>> {
         Box::pin(async move {
             let hook = match point {
+                HookPoint::Originate => Hook::Originate,
                 HookPoint::Terminate => Hook::Terminate,
                 HookPoint::Busy => Hook::Busy,
                 HookPoint::NoAnswer => Hook::NoAnswer,
@@ -264,6 +267,7 @@ impl HookRunner for Features {
             let input = wit_call(call);
             for plugin in chain {
                 let hc = match point {
+                    HookPoint::Originate => HookCall::Originate(input.clone()),
                     HookPoint::Terminate => HookCall::Terminate(input.clone()),
                     HookPoint::Busy => HookCall::Busy(input.clone()),
                     HookPoint::NoAnswer => HookCall::NoAnswer(input.clone()),

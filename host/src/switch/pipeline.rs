@@ -17,6 +17,8 @@ pub const MAX_DIVERSIONS: usize = 5;
 /// Where in a call's life hooks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HookPoint {
+    /// The calling subject places a call (its own plugins run).
+    Originate,
     /// The call arrives for a subject, before its devices ring.
     Terminate,
     /// Every device was busy (or busy treatment was asked).
@@ -112,6 +114,17 @@ pub struct CallerInfo {
     pub user: Option<User>,
 }
 
+/// Where a call goes relative to the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallDirection {
+    /// Between subjects of the tenant.
+    Internal,
+    /// From outside (the trunk) to a subject.
+    Inbound,
+    /// From a subject to an outside number.
+    Outbound,
+}
+
 /// What a hook runner is told about the call.
 #[derive(Debug, Clone)]
 pub struct HookCall {
@@ -120,8 +133,8 @@ pub struct HookCall {
     /// The subject the hook runs for.
     pub subject: User,
     pub caller: CallerInfo,
-    /// Whether caller and callee are of the same tenant.
-    pub internal: bool,
+    /// Internal, inbound or outbound, relative to the tenant.
+    pub direction: CallDirection,
     pub dialled: String,
     pub diversions: Vec<DiversionStep>,
     pub started_at: i64,
@@ -200,8 +213,22 @@ pub fn caller_info(req: &Request, user: Option<&User>) -> CallerInfo {
 impl Call {
     /// Runs the subject's hooks at `point`.
     pub(super) async fn hook(&mut self, point: HookPoint, subject: &User) -> Option<HookDecision> {
+        self.hook_as(point, subject, false).await
+    }
+
+    /// Runs the subject's hooks at `point`; `outbound` when the call leaves
+    /// the tenant.
+    pub(super) async fn hook_as(
+        &mut self,
+        point: HookPoint,
+        subject: &User,
+        outbound: bool,
+    ) -> Option<HookDecision> {
         let runner = self.sw.hooks.clone()?;
-        let call = self.hook_call(subject);
+        let mut call = self.hook_call(subject);
+        if outbound {
+            call.direction = CallDirection::Outbound;
+        }
         let decision = runner.decide(point, &call).await;
         if let Some(d) = &decision {
             tracing::info!(call_id = %self.cdr.call_id, subject = %subject.extension, ?point, decision = ?d, "hook decision");
@@ -215,7 +242,11 @@ impl Call {
             tenant: self.origin.tenant.clone(),
             subject: subject.clone(),
             caller: caller_info(self.a_tx.request(), self.origin.user.as_ref()),
-            internal: self.origin.user.is_some(),
+            direction: if self.origin.user.is_some() {
+                CallDirection::Internal
+            } else {
+                CallDirection::Inbound
+            },
             dialled: self.cdr.callee.clone(),
             diversions: self.diversions.clone(),
             started_at: self.cdr.started_at,
