@@ -56,6 +56,7 @@ SECTION=$(
     echo '```'
     echo "bench/hook_cost.sh${*:+ $*}"
     echo "# which ran:"
+    [ -z "${CARGO_TARGET_DIR:-}" ] || echo "export CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
     echo "${BUILD_CMD[*]}"
     echo "$rel_bin${*:+ $*}"
     echo '```'

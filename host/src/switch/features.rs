@@ -85,7 +85,12 @@ impl Features {
     }
 
     /// The subject's plugins that listen to `hook`, in priority order.
-    async fn chain(&self, tenant_id: i64, subject_id: i64, hook: Hook) -> Vec<Arc<LoadedPlugin>> {
+    async fn chain(
+        &self,
+        tenant_id: i64,
+        subject_id: i64,
+        hook: Hook,
+    ) -> Vec<(Arc<LoadedPlugin>, String)> {
         let active = match self
             .store
             .active_plugins_for_subject(tenant_id, subject_id)
@@ -104,17 +109,18 @@ impl Features {
             }
             if let Some(p) = self.load(a).await {
                 if let Some(prio) = p.manifest().priority(hook) {
-                    chain.push((prio, a.plugin_id.clone(), p));
+                    chain.push((prio, a.plugin_id.clone(), p, a.settings_json.clone()));
                 }
             }
         }
         chain.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        chain.into_iter().map(|(_, _, p)| p).collect()
+        chain.into_iter().map(|(_, _, p, s)| (p, s)).collect()
     }
 
     async fn invoke(
         &self,
         plugin: &LoadedPlugin,
+        settings: &str,
         call: &pipeline::HookCall,
         input: HookCall,
     ) -> HookOutcome {
@@ -124,6 +130,7 @@ impl Features {
             plugin_id: plugin.id().to_string(),
             subject_id: Some(call.subject.id),
         };
+        self.runtime.backend().prime_settings(&scope, settings);
         let outcome = self.runtime.invoke(plugin, scope, input).await;
         if let HookOutcome::Fault { kind, message } = &outcome {
             tracing::warn!(
@@ -265,7 +272,7 @@ impl HookRunner for Features {
                 return None;
             }
             let input = wit_call(call);
-            for plugin in chain {
+            for (plugin, settings) in chain {
                 let hc = match point {
                     HookPoint::Originate => HookCall::Originate(input.clone()),
                     HookPoint::Terminate => HookCall::Terminate(input.clone()),
@@ -273,7 +280,7 @@ impl HookRunner for Features {
                     HookPoint::NoAnswer => HookCall::NoAnswer(input.clone()),
                     HookPoint::Unreachable => HookCall::Unreachable(input.clone()),
                 };
-                let outcome = self.invoke(&plugin, call, hc).await;
+                let outcome = self.invoke(&plugin, &settings, call, hc).await;
                 if let Some(d) = decision(outcome.decision()) {
                     return Some(d);
                 }
@@ -304,9 +311,14 @@ impl HookRunner for Features {
                 answered_at: answered_at.and_then(|a| u64::try_from(a).ok()),
                 ended_at: u64::try_from(ended_at).unwrap_or(0),
             };
-            for plugin in chain {
-                self.invoke(&plugin, call, HookCall::CallEnded(summary.clone()))
-                    .await;
+            for (plugin, settings) in chain {
+                self.invoke(
+                    &plugin,
+                    &settings,
+                    call,
+                    HookCall::CallEnded(summary.clone()),
+                )
+                .await;
             }
         })
     }

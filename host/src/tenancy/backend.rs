@@ -28,6 +28,9 @@ use crate::tenancy::User;
 /// The schedule whose `time_zone_offset_minutes` is the tenant's time zone.
 pub const TIME_ZONE_SCHEDULE: &str = "business-hours";
 
+/// (tenant, plugin, subject).
+type ScopeKey = (i64, String, Option<i64>);
+
 /// The database-backed host backend. Cheap to share (`Arc`).
 #[derive(Debug)]
 pub struct DbBackend {
@@ -36,6 +39,8 @@ pub struct DbBackend {
     offsets: RwLock<HashMap<i64, i32>>,
     /// A frozen clock for tests (0: the real clock).
     fixed_now_ms: AtomicU64,
+    /// Settings handed over by the switch, by (tenant, plugin, subject).
+    primed: std::sync::Mutex<HashMap<ScopeKey, String>>,
 }
 
 fn kv_scope(scope: &Scope) -> KvScope {
@@ -79,6 +84,7 @@ impl DbBackend {
             store,
             offsets: RwLock::default(),
             fixed_now_ms: AtomicU64::new(0),
+            primed: std::sync::Mutex::new(HashMap::new()),
         };
         backend.refresh_time_zones().await?;
         Ok(backend)
@@ -143,8 +149,19 @@ fn or_log<T>(r: Result<T, impl std::fmt::Display>, tenant_id: i64, what: &str, f
 }
 
 impl HostBackend for DbBackend {
+    fn prime_settings(&self, scope: &Scope, json: &str) {
+        if let Ok(mut m) = self.primed.lock() {
+            let key = (scope.tenant_id, scope.plugin_id.clone(), scope.subject_id);
+            m.insert(key, json.to_string());
+        }
+    }
+
     fn settings<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, String> {
         Box::pin(async move {
+            let key = (scope.tenant_id, scope.plugin_id.clone(), scope.subject_id);
+            if let Some(json) = self.primed.lock().ok().and_then(|m| m.get(&key).cloned()) {
+                return json;
+            }
             let r = self
                 .store
                 .effective_plugin_settings(scope.tenant_id, &scope.plugin_id, scope.subject_id)

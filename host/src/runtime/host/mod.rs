@@ -100,6 +100,11 @@ pub trait HostBackend: Send + Sync + 'static {
     fn local_time(&self, tenant_id: i64, now_ms: u64) -> LocalTime;
     /// Unix time now, milliseconds.
     fn now_ms(&self) -> u64;
+    /// Hands the backend the settings the caller already read for `scope`
+    /// (the switch gets them with the list of active plugins), so that the
+    /// plugin's `settings.get` needs no second database round-trip inside
+    /// its deadline. The default ignores it.
+    fn prime_settings(&self, _scope: &Scope, _json: &str) {}
     /// A log line of the plugin (already truncated and rate-limited). The
     /// default writes it to `tracing` with tenant, plugin and call.
     fn log(&self, scope: &Scope, call_id: &str, level: LogLevel, message: &str) {
