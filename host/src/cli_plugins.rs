@@ -50,6 +50,16 @@ pub enum PluginCmd {
         #[command(flatten)]
         target: Target,
     },
+    /// Lift a tenant's suspension of a plugin (after faults); applies to
+    /// the next call.
+    Resume {
+        /// Tenant domain.
+        #[arg(long)]
+        tenant: String,
+        /// Plugin id.
+        #[arg(long)]
+        plugin: String,
+    },
     /// Store settings for a user (or tenant-wide without --user).
     Settings {
         /// Tenant domain.
@@ -140,6 +150,9 @@ pub async fn plugin(store: &Store, cmd: PluginCmd) -> anyhow::Result<String> {
             plugin_enable(store, &target, settings.as_deref()).await
         }
         PluginCmd::Disable { target } => plugin_disable(store, &target).await,
+        PluginCmd::Resume { tenant, plugin } => {
+            commands::plugin_resume(store, &tenant, &plugin).await
+        }
         PluginCmd::Settings {
             tenant,
             plugin,

@@ -361,3 +361,17 @@ pub async fn schedule_list(store: &Store, tenant_domain: &str) -> anyhow::Result
     }
     Ok(out)
 }
+
+/// `plugin resume`: lifts the tenant's suspension of a plugin.
+pub async fn plugin_resume(
+    store: &Store,
+    tenant_domain: &str,
+    plugin: &str,
+) -> anyhow::Result<String> {
+    let t = tenant(store, tenant_domain).await?;
+    Ok(if store.unsuspend_plugin(t.id, plugin).await? {
+        format!("{plugin} resumed for {}\n", t.domain)
+    } else {
+        format!("{plugin} was not suspended for {}\n", t.domain)
+    })
+}

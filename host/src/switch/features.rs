@@ -103,10 +103,9 @@ impl Features {
             }
         };
         let mut chain = Vec::new();
+        // Suspended plugins are not in `active` (the store filters them), so
+        // an admin's `plugin resume` applies to the next call.
         for a in &active {
-            if self.faults.is_suspended(tenant_id, &a.plugin_id) {
-                continue;
-            }
             if let Some(p) = self.load(a).await {
                 if let Some(prio) = p.manifest().priority(hook) {
                     chain.push((prio, a.plugin_id.clone(), p, a.settings_json.clone()));
@@ -139,6 +138,9 @@ impl Features {
             );
         }
         if let Some(s) = self.faults.record(call.tenant.id, plugin.id(), &outcome) {
+            // The store holds the suspension from now on; the tracker starts
+            // counting afresh for when an admin resumes the plugin.
+            self.faults.resume(call.tenant.id, plugin.id());
             tracing::error!(tenant = %call.tenant.domain, plugin = plugin.id(), "plugin suspended: {}", s.reason);
             if let Err(e) = self
                 .store
