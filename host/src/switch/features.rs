@@ -25,6 +25,9 @@ pub struct Features {
     /// Loaded components by content hash (a new version is a new hash, so
     /// new calls pick it up while running ones keep theirs).
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    /// Held while a component is compiled, so that the first burst of calls
+    /// compiles each component once instead of once per call.
+    loading: tokio::sync::Mutex<()>,
     faults: FaultTracker,
 }
 
@@ -36,6 +39,7 @@ impl Features {
             runtime,
             store,
             loaded: Mutex::new(HashMap::new()),
+            loading: tokio::sync::Mutex::new(()),
             faults: FaultTracker::new(5, Duration::from_secs(600)),
         }
     }
@@ -45,9 +49,17 @@ impl Features {
         &self.runtime
     }
 
+    fn cached(&self, sha256: &str) -> Option<Arc<LoadedPlugin>> {
+        self.loaded.lock().ok()?.get(sha256).cloned()
+    }
+
     async fn load(&self, active: &ActivePlugin) -> Option<Arc<LoadedPlugin>> {
-        if let Some(p) = self.loaded.lock().ok()?.get(&active.wasm_sha256) {
-            return Some(p.clone());
+        if let Some(p) = self.cached(&active.wasm_sha256) {
+            return Some(p);
+        }
+        let _one_at_a_time = self.loading.lock().await;
+        if let Some(p) = self.cached(&active.wasm_sha256) {
+            return Some(p);
         }
         let manifest = match Manifest::from_toml(&active.manifest) {
             Ok(m) => m,
