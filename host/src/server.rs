@@ -90,9 +90,13 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         backend,
     )
     .map_err(|e| anyhow::anyhow!("cannot start the plugin runtime: {e}"))?;
-    let features: Arc<dyn crate::switch::pipeline::HookRunner> = Arc::new(
-        crate::switch::features::Features::new(Arc::new(runtime), store.clone()),
-    );
+    let features = Arc::new(crate::switch::features::Features::new(
+        Arc::new(runtime),
+        store.clone(),
+    ));
+    let warmed = features.warm().await;
+    tracing::info!(plugins = warmed, "plugins loaded");
+    let features: Arc<dyn crate::switch::pipeline::HookRunner> = features;
     let switch = Switch::new(
         endpoint.clone(),
         store.clone(),

@@ -44,6 +44,33 @@ impl Features {
         }
     }
 
+    /// Loads (compiles, or reads from the disk cache) the newest version of
+    /// every plugin installed for all tenants, so that the first calls do
+    /// not wait for a compilation. Returns how many are ready.
+    pub async fn warm(&self) -> usize {
+        let installed = match self.store.list_plugins(None).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("listing plugins to preload: {e}");
+                return 0;
+            }
+        };
+        let mut ready = 0;
+        for p in installed {
+            let active = ActivePlugin {
+                plugin_id: p.id,
+                version: p.version,
+                manifest: p.manifest,
+                wasm_sha256: p.wasm_sha256,
+                settings_json: String::new(),
+            };
+            if self.load(&active).await.is_some() {
+                ready += 1;
+            }
+        }
+        ready
+    }
+
     /// The runtime (statistics, tests).
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
