@@ -34,6 +34,21 @@ const MAX_CORE_INSTANCES: usize = 32;
 const MAX_MEMORIES: usize = 8;
 const MAX_TABLES: usize = 32;
 
+/// Charges a growth from `current` to `desired` against `used`; `false`
+/// (and `denied` set) when it would pass `limit`.
+fn grow(used: &mut usize, limit: usize, current: usize, desired: usize, denied: &mut bool) -> bool {
+    match used.checked_add(desired.saturating_sub(current)) {
+        Some(total) if total <= limit => {
+            *used = total;
+            true
+        }
+        _ => {
+            *denied = true;
+            false
+        }
+    }
+}
+
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
@@ -41,17 +56,14 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let delta = desired.saturating_sub(current);
-        match self.memory_used.checked_add(delta) {
-            Some(total) if total <= self.memory_limit => {
-                self.memory_used = total;
-                Ok(true)
-            }
-            _ => {
-                self.denied = true;
-                Ok(false)
-            }
-        }
+        let limit = self.memory_limit;
+        Ok(grow(
+            &mut self.memory_used,
+            limit,
+            current,
+            desired,
+            &mut self.denied,
+        ))
     }
 
     fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
@@ -65,17 +77,14 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let delta = desired.saturating_sub(current);
-        match self.table_used.checked_add(delta) {
-            Some(total) if total <= self.table_limit => {
-                self.table_used = total;
-                Ok(true)
-            }
-            _ => {
-                self.denied = true;
-                Ok(false)
-            }
-        }
+        let limit = self.table_limit;
+        Ok(grow(
+            &mut self.table_used,
+            limit,
+            current,
+            desired,
+            &mut self.denied,
+        ))
     }
 
     fn table_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
