@@ -15,6 +15,7 @@
 //!   ports.
 
 pub mod ports;
+pub mod prompts;
 pub mod relay;
 pub mod sdp;
 
