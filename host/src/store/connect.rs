@@ -29,6 +29,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "plugins",
         include_str!("../../migrations/sqlite/0002_plugins.sql"),
     ),
+    (
+        3,
+        "mail_blobs",
+        include_str!("../../migrations/sqlite/0003_mail_blobs.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -42,6 +47,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "plugins",
         include_str!("../../migrations/postgres/0002_plugins.sql"),
+    ),
+    (
+        3,
+        "mail_blobs",
+        include_str!("../../migrations/postgres/0003_mail_blobs.sql"),
     ),
 ];
 

@@ -11,20 +11,28 @@
 //! - `connect.rs`: URL handling, pool options, pragmas and migrations
 //! - `tenants.rs`, `users.rs`, `devices.rs`, `registrations.rs`, `cdrs.rs`:
 //!   the queries, one file per table (numbers live with users)
+//! - `blobs.rs`: the content-addressed blob store (files, not the database);
+//!   `plugin_blobs.rs` and `outbox.rs`: the tables that name blobs
 
+mod blobs;
 mod cdrs;
 mod connect;
 mod devices;
 mod kv;
 mod licences;
+mod outbox;
+mod plugin_blobs;
 mod plugins;
 mod registrations;
 mod schedules;
 mod tenants;
 mod users;
 
+pub use blobs::BlobStore;
 pub use kv::{KvError, MAX_KEYS_PER_SCOPE, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use licences::MAX_SETTINGS_BYTES;
+pub use outbox::{OutboxMail, OutboxStatus};
+pub use plugin_blobs::{BlobRef, MAX_BLOB_NAME_BYTES};
 pub use plugins::MAX_COMPONENT_BYTES;
 
 use sqlx::error::ErrorKind;
