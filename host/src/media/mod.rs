@@ -14,10 +14,15 @@
 //!   Dropping the bridge aborts the tasks, closes the sockets and frees the
 //!   ports.
 
+pub mod dtmf;
+pub mod g711;
 pub mod ports;
 pub mod prompts;
 pub mod relay;
+pub mod rtp;
 pub mod sdp;
+pub mod tone;
+pub mod wav;
 
 pub use ports::{PortAllocator, PortLease};
 pub use relay::{Bridge, BridgeStats, MediaEngine, MediaError, Side};
