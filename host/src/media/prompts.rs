@@ -87,10 +87,13 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Decoded prompts by (language, name).
+type Cache = HashMap<(Language, String), Arc<[i16]>>;
+
 /// Prompts under one directory, decoded on first use and cached.
 pub struct PromptLibrary {
     dir: PathBuf,
-    cache: Mutex<HashMap<(Language, String), Arc<[i16]>>>,
+    cache: Mutex<Cache>,
 }
 
 impl std::fmt::Debug for PromptLibrary {
