@@ -34,6 +34,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mail_blobs",
         include_str!("../../migrations/sqlite/0003_mail_blobs.sql"),
     ),
+    (
+        4,
+        "mwi",
+        include_str!("../../migrations/sqlite/0004_mwi.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -52,6 +57,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "mail_blobs",
         include_str!("../../migrations/postgres/0003_mail_blobs.sql"),
+    ),
+    (
+        4,
+        "mwi",
+        include_str!("../../migrations/postgres/0004_mwi.sql"),
     ),
 ];
 
