@@ -87,6 +87,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Message-waiting state of users (what their phones' lamps show).
+    Mwi {
+        #[command(subcommand)]
+        cmd: MwiCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Read call detail records.
     Cdr {
         /// Tenant domain.
@@ -97,6 +104,36 @@ pub enum Command {
         limit: i64,
         #[command(flatten)]
         db: DbArgs,
+    },
+}
+
+/// `centrale mwi ...`
+#[derive(Subcommand, Debug)]
+pub enum MwiCmd {
+    /// Set a user's new/old voice-message counts; a running host notices
+    /// within a second and NOTIFYs the user's devices.
+    Set {
+        /// Tenant domain.
+        #[arg(long)]
+        tenant: String,
+        /// Extension of the user.
+        #[arg(long)]
+        user: String,
+        /// New (unheard) messages.
+        #[arg(long, default_value_t = 0)]
+        new: u32,
+        /// Old (heard) messages.
+        #[arg(long, default_value_t = 0)]
+        old: u32,
+    },
+    /// Show a user's counts as `new/old`.
+    Get {
+        /// Tenant domain.
+        #[arg(long)]
+        tenant: String,
+        /// Extension of the user.
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -426,6 +463,30 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Schedule { cmd, db } => {
             let store = open(&db).await?;
             print!("{}", crate::cli_plugins::schedule(&store, cmd).await?);
+            Ok(())
+        }
+        Command::Mwi { cmd, db } => {
+            let store = open(&db).await?;
+            match cmd {
+                MwiCmd::Set {
+                    tenant: domain,
+                    user: ext,
+                    new,
+                    old,
+                } => {
+                    let (t, u) = user(&store, &domain, &ext).await?;
+                    store.mwi_set(t.id, u.id, new, old).await?;
+                    println!("{ext}@{domain}: {new}/{old}");
+                }
+                MwiCmd::Get {
+                    tenant: domain,
+                    user: ext,
+                } => {
+                    let (t, u) = user(&store, &domain, &ext).await?;
+                    let (new, old) = store.mwi_get(t.id, u.id).await?;
+                    println!("{new}/{old}");
+                }
+            }
             Ok(())
         }
         Command::Cdr {

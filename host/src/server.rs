@@ -111,6 +111,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         Some(features),
     );
     tokio::spawn(endpoint.run(queue_rx, Arc::new(SwitchHandler(switch.clone()))));
+    switch.spawn_mwi_watch();
     // Expired bindings are ignored by lookups; this only keeps the table small.
     let purge_store = store.clone();
     tokio::spawn(async move {

@@ -7,6 +7,7 @@
 //! - [`pipeline`]: hook points, decisions, diversion headers
 //! - [`dialog`]: the per-leg dialog state
 //! - [`trunk`]: the SIP trunk for outside numbers
+//! - [`subscribe`]: message-waiting indication (SUBSCRIBE/NOTIFY message-summary)
 
 pub mod call;
 pub mod dialog;
@@ -14,6 +15,7 @@ pub mod features;
 mod fork;
 mod incall;
 pub mod pipeline;
+pub mod subscribe;
 pub mod trunk;
 
 use crate::media::MediaEngine;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Methods this switch understands (sent in Allow).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER, SUBSCRIBE";
 
 /// Behaviour settings of the switch.
 #[derive(Debug, Clone)]
@@ -71,6 +73,8 @@ pub struct Switch {
     /// (Call-ID, our tag) → the call owning that dialog, and whether it is
     /// the caller's leg.
     dialogs: Mutex<HashMap<DialogKey, DialogRoute>>,
+    /// Message-summary subscriptions (see [`subscribe`]).
+    pub(crate) subs: Arc<subscribe::Subscriptions>,
     active_calls: std::sync::atomic::AtomicUsize,
 }
 
@@ -105,6 +109,7 @@ impl Switch {
             cfg,
             hooks,
             dialogs: Mutex::new(HashMap::new()),
+            subs: Arc::default(),
             active_calls: std::sync::atomic::AtomicUsize::new(0),
         })
     }
@@ -220,6 +225,10 @@ impl Switch {
             tx.respond(r);
             return;
         }
+        if req.method == "SUBSCRIBE" {
+            subscribe::on_subscribe(self, tx);
+            return;
+        }
         let to_tag = req.headers.get("To").and_then(header_tag);
         if let Some(tag) = to_tag {
             match self.dialog(req.call_id(), &tag) {
@@ -246,7 +255,7 @@ impl Switch {
                 tokio::spawn(async move { call::run(sw, tx).await });
             }
             "BYE" | "INFO" | "UPDATE" | "PRACK" => tx.reply(481, None),
-            "SUBSCRIBE" | "NOTIFY" | "PUBLISH" | "MESSAGE" | "REFER" => {
+            "NOTIFY" | "PUBLISH" | "MESSAGE" | "REFER" => {
                 let mut r = Response::to(req, 405, Some(&crate::sip::message::random_token(10)));
                 r.headers.push("Allow", ALLOW);
                 tx.respond(r);
