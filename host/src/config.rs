@@ -20,6 +20,15 @@
 //! transport = "udp"
 //! username = "acme"          # optional digest credentials
 //! password = "secret"
+//!
+//! [mail]                     # outgoing mail (voicemail to e-mail, faxes)
+//! from = "pbx@example.com"
+//! [mail.smtp]                # optional: without it mail goes to data_dir/outbox/*.eml
+//! host = "smtp.example.com"
+//! port = 587
+//! tls = "starttls"           # none, starttls or tls
+//! username = "pbx"
+//! password = "secret"
 //! ```
 
 use serde::Deserialize;
@@ -42,6 +51,9 @@ pub struct Config {
     pub media: MediaConfig,
     #[serde(default)]
     pub trunk: Option<TrunkConfig>,
+    /// Outgoing mail.
+    #[serde(default)]
+    pub mail: MailConfig,
 }
 
 /// `[sip]`
@@ -81,6 +93,33 @@ pub struct MediaConfig {
     /// `LO-HI`, inclusive.
     #[serde(default = "default_rtp_ports")]
     pub rtp_ports: String,
+    /// Folder of the standard prompts (`<dir>/<lang>/<name>.wav`); by
+    /// default the `prompts/` folder of the source tree this host was
+    /// built from, else `./prompts`.
+    #[serde(default)]
+    pub prompts_dir: Option<PathBuf>,
+    /// Language sessions start in (`en` or `nl`).
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+fn default_language() -> String {
+    "en".to_string()
+}
+
+impl MediaConfig {
+    /// The prompts folder in effect.
+    pub fn prompts_dir(&self) -> PathBuf {
+        if let Some(d) = &self.prompts_dir {
+            return d.clone();
+        }
+        let built = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../prompts"));
+        if built.is_dir() {
+            built
+        } else {
+            PathBuf::from("prompts")
+        }
+    }
 }
 
 /// `[trunk]`: the SIP trunk for numbers outside the tenant.
@@ -94,6 +133,134 @@ pub struct TrunkConfig {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+}
+
+/// `[mail]`: outgoing mail, through an outbox that retries (see
+/// [`crate::mail`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Sender address of mails that name none.
+    #[serde(default = "default_mail_from")]
+    pub from: String,
+    /// The SMTP relay; without one, mails are written as `.eml` files to
+    /// `<data_dir>/outbox/` (the demo).
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    /// Wait after the first failed attempt, seconds; doubled after each
+    /// further failure.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_secs: u64,
+    /// Longest wait between attempts, seconds.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_secs: u64,
+    /// Attempts before a mail is given up (status `failed`).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// How often the worker looks for due mail when nothing wakes it,
+    /// seconds.
+    #[serde(default = "default_poll")]
+    pub poll_secs: u64,
+}
+
+/// `[mail.smtp]`: the SMTP relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name (also the name checked in the TLS certificate).
+    pub host: String,
+    /// Port; default by `tls`: 25 (`none`), 587 (`starttls`), 465 (`tls`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `none` (plain SMTP), `starttls` (required) or `tls` (implicit TLS).
+    #[serde(default = "default_smtp_tls")]
+    pub tls: String,
+    /// Login, together with `password`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password, together with `username`.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Connection and command timeout, seconds.
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl SmtpConfig {
+    /// The port in effect.
+    pub fn port(&self) -> u16 {
+        match (self.port, self.tls.as_str()) {
+            (Some(p), _) => p,
+            (None, "tls") => 465,
+            (None, "starttls") => 587,
+            (None, _) => 25,
+        }
+    }
+}
+
+fn default_mail_from() -> String {
+    "centrale@localhost".into()
+}
+fn default_retry_base() -> u64 {
+    30
+}
+fn default_retry_max() -> u64 {
+    3600
+}
+fn default_max_attempts() -> u32 {
+    50
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_smtp_tls() -> String {
+    "starttls".into()
+}
+fn default_smtp_timeout() -> u64 {
+    30
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            from: default_mail_from(),
+            smtp: None,
+            retry_base_secs: default_retry_base(),
+            retry_max_secs: default_retry_max(),
+            max_attempts: default_max_attempts(),
+            poll_secs: default_poll(),
+        }
+    }
+}
+
+impl MailConfig {
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.retry_base_secs == 0 || self.retry_max_secs < self.retry_base_secs {
+            anyhow::bail!("[mail] retry_base_secs must be at least 1 and at most retry_max_secs");
+        }
+        if self.max_attempts == 0 {
+            anyhow::bail!("[mail] max_attempts must be at least 1");
+        }
+        if self.poll_secs == 0 {
+            anyhow::bail!("[mail] poll_secs must be at least 1");
+        }
+        if let Some(s) = &self.smtp {
+            if !["none", "starttls", "tls"].contains(&s.tls.as_str()) {
+                anyhow::bail!("[mail.smtp] tls must be none, starttls or tls");
+            }
+            if s.username.is_some() != s.password.is_some() {
+                anyhow::bail!("[mail.smtp] username and password go together");
+            }
+            if s.host.is_empty() {
+                anyhow::bail!("[mail.smtp] host must not be empty");
+            }
+            if s.timeout_secs == 0 {
+                anyhow::bail!("[mail.smtp] timeout_secs must be at least 1");
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -143,6 +310,8 @@ impl Default for MediaConfig {
     fn default() -> Self {
         Self {
             rtp_ports: default_rtp_ports(),
+            prompts_dir: None,
+            language: default_language(),
         }
     }
 }
@@ -155,6 +324,7 @@ impl Default for Config {
             sip: SipConfig::default(),
             media: MediaConfig::default(),
             trunk: None,
+            mail: MailConfig::default(),
         }
     }
 }
@@ -192,6 +362,9 @@ impl Config {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         parse_port_range(&self.media.rtp_ports)?;
+        if crate::media::prompts::Language::from_tag(&self.media.language).is_none() {
+            anyhow::bail!("[media] language must be en or nl");
+        }
         if self.sip.udp.is_empty() && self.sip.tcp.is_empty() {
             anyhow::bail!("[sip] needs at least one udp or tcp listen address");
         }
@@ -213,6 +386,7 @@ impl Config {
                 anyhow::bail!("[trunk] username and password go together");
             }
         }
+        self.mail.validate()?;
         Ok(())
     }
 

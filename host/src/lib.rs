@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod cli_plugins;
 pub mod config;
+pub mod mail;
 pub mod media;
 pub mod runtime;
 pub mod server;
