@@ -168,6 +168,17 @@ pub struct DemoArgs {
     /// Folder holding the built components (`<id with _>.wasm`).
     #[arg(long, requires = "plugins")]
     pub components: Option<PathBuf>,
+    /// Switch voicemail on for the demo users (mail to their address),
+    /// when the voicemail plugin is among the bundled ones.
+    #[arg(long, requires = "plugins")]
+    pub enable_voicemail: bool,
+    /// Deliver mail to this SMTP server (`host:port`, no TLS) instead of
+    /// writing .eml files into `<data>/outbox/`.
+    #[arg(long)]
+    pub smtp: Option<String>,
+    /// First retry delay of undelivered mail, seconds (doubles each time).
+    #[arg(long, default_value_t = 30)]
+    pub mail_retry_secs: u64,
 }
 
 /// `centrale tenant ...`
@@ -596,6 +607,31 @@ pub async fn install_bundled(
     Ok(())
 }
 
+/// Enables voicemail for the demo users that have no voicemail assignment
+/// yet, mailing messages to each user's address.
+async fn enable_demo_voicemail(store: &Store) -> anyhow::Result<()> {
+    let t = tenant(store, DEMO_DOMAIN).await?;
+    if store.licence(t.id, "voicemail").await?.is_none() {
+        return Ok(());
+    }
+    for ext in ["201", "202", "203"] {
+        let Some(u) = store.user_by_extension(t.id, ext).await? else {
+            continue;
+        };
+        if store
+            .plugin_assignment(t.id, "voicemail", Some(u.id))
+            .await?
+            .is_none()
+        {
+            let settings = serde_json::json!({ "email": u.email }).to_string();
+            store
+                .enable_plugin(t.id, "voicemail", Some(u.id), Some(&settings))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// This machine's primary address, found by asking the routing table (a
 /// UDP "connect" sends no packet); loopback when there is no route.
 fn primary_address() -> IpAddr {
@@ -627,6 +663,22 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     cfg.sip.advertise = Some(advertise);
     cfg.sip.ring_timeout_secs = args.ring_timeout;
     cfg.media.rtp_ports = args.rtp_ports.clone();
+    cfg.mail.retry_base_secs = args.mail_retry_secs.max(1);
+    cfg.mail.retry_max_secs = cfg.mail.retry_max_secs.max(cfg.mail.retry_base_secs);
+    if let Some(smtp) = &args.smtp {
+        let (host, port) = smtp
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+            .ok_or_else(|| anyhow::anyhow!("--smtp {smtp}: expected host:port"))?;
+        cfg.mail.smtp = Some(crate::config::SmtpConfig {
+            host,
+            port: Some(port),
+            tls: "none".into(),
+            username: None,
+            password: None,
+            timeout_secs: 10,
+        });
+    }
     cfg.trunk = args.trunk.map(|address| crate::config::TrunkConfig {
         address,
         transport: "udp".into(),
@@ -638,6 +690,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     ensure_demo(&store).await?;
     if let (Some(plugins), Some(components)) = (&args.plugins, &args.components) {
         install_bundled(&store, plugins, components).await?;
+        if args.enable_voicemail {
+            enable_demo_voicemail(&store).await?;
+        }
     }
     drop(store);
     let port = args.sip_listen.port();
@@ -649,5 +704,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
          \x20                     outbound proxy / server {advertise}:{port} (UDP or TCP)\n\
          \x20 then dial 202 from 201.\n"
     );
+    if cfg.mail.smtp.is_none() {
+        println!(
+            "  voicemail mails are written as .eml files into {}\n",
+            cfg.data_dir.join("outbox").display()
+        );
+    }
     crate::server::serve(cfg).await
 }

@@ -17,6 +17,8 @@ use tokio::sync::mpsc;
 /// A started host.
 pub struct Running {
     pub store: Store,
+    /// The outbox.
+    pub mailer: crate::mail::Mailer,
     pub switch: Arc<Switch>,
     pub transports: Arc<Transports>,
 }
@@ -77,10 +79,18 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         },
         credentials: t.username.clone().zip(t.password.clone()),
     });
+    let blobs = crate::store::BlobStore::open(cfg.data_dir.join("blobs"))
+        .context("cannot open the blob store")?;
+    let mailer = crate::mail::Mailer::new(store.clone(), blobs.clone(), cfg.mail.clone(), &cfg.data_dir);
+    mailer.spawn_worker();
     let backend = Arc::new(
         crate::tenancy::backend::DbBackend::new(store.clone())
             .await
-            .context("cannot load tenant time zones")?,
+            .context("cannot load tenant time zones")?
+            .with_storage(crate::tenancy::storage::Storage::new(
+                blobs,
+                Some(mailer.clone()),
+            )),
     );
     let runtime = crate::runtime::Runtime::new(
         crate::runtime::RuntimeConfig {
@@ -109,6 +119,14 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             trunk,
         },
         Some(features),
+        crate::switch::session::SessionServices {
+            prompts: Arc::new(crate::media::prompts::PromptLibrary::new(
+                cfg.media.prompts_dir(),
+            )),
+            recordings_dir: cfg.data_dir.join("recordings"),
+            language: crate::media::prompts::Language::from_tag(&cfg.media.language)
+                .unwrap_or(crate::media::prompts::Language::En),
+        },
     );
     tokio::spawn(endpoint.run(queue_rx, Arc::new(SwitchHandler(switch.clone()))));
     switch.spawn_mwi_watch();
@@ -131,6 +149,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     );
     Ok(Running {
         store,
+        mailer,
         switch,
         transports,
     })

@@ -48,8 +48,8 @@ pub enum Decision {
     /// Busy treatment: behave as if every device were busy, so the busy
     /// hooks (busy forwarding, voicemail) run next. Do-not-disturb.
     TreatAsBusy,
-    /// The plugin takes the call over with a session. Sessions arrive with
-    /// `centrale:plugin` 0.2; a 0.1 host treats this as `Proceed`.
+    /// The plugin takes the call over: the host runs
+    /// [`Plugin::run_session`](crate::Plugin::run_session) for it.
     TakeOver,
 }
 
@@ -107,6 +107,11 @@ impl Decision {
     /// Busy treatment (do-not-disturb): the busy hooks run next.
     pub fn treat_as_busy() -> Decision {
         Decision::TreatAsBusy
+    }
+
+    /// Takes the call over with this plugin's session (voicemail, IVR).
+    pub fn take_over() -> Decision {
+        Decision::TakeOver
     }
 
     /// Whether this is [`Decision::Proceed`].

@@ -2,7 +2,7 @@
 //!
 //! Write [Centrale](https://example.invalid/centrale) telephony features as
 //! WebAssembly components in Rust. The SDK wraps the generated bindings of
-//! the WIT contract `centrale:plugin@0.1.0` (world `plugin`) behind a small
+//! the WIT contract `centrale:plugin@0.2.0` (world `plugin`) behind a small
 //! typed API: implement the hooks you need of [`Plugin`] (every hook has a
 //! default that does nothing) and export the type with [`export_plugin!`].
 //!
@@ -60,7 +60,7 @@
 //! version = "0.1.0"
 //! name = "Anonymous call rejection"
 //! description = "Rejects callers who withhold their number."
-//! wit = "0.1"
+//! wit = "0.2"
 //! licence-scope = "user"
 //! capabilities = ["log"]
 //! [hooks]
@@ -75,7 +75,9 @@
 //! ## What a plugin may call
 //!
 //! Each host interface is a module: [`log`], [`settings`], [`kv`],
-//! [`directory`], [`schedule`]. The component imports an interface only if
+//! [`directory`], [`schedule`], and for sessions [`session`] (with
+//! [`session::say`] for the `prompts` capability), [`blobs`], [`mail`] and
+//! [`mwi`] (capability `message-waiting`). The component imports an interface only if
 //! the plugin calls into it, and the manifest's `capabilities` must list
 //! exactly the interfaces the component imports (the host refuses
 //! undeclared ones; `log` is always granted).
@@ -107,12 +109,16 @@ extern crate alloc;
 // `centrale_sdk` from inside and outside alike.
 extern crate self as centrale_sdk;
 
+pub mod blobs;
 pub mod decision;
 pub mod directory;
 pub mod kv;
 pub mod log;
+pub mod mail;
+pub mod mwi;
 pub mod number;
 pub mod schedule;
+pub mod session;
 pub mod settings;
 pub mod types;
 
@@ -123,7 +129,7 @@ pub use types::{
     SubjectKind,
 };
 
-/// The generated bindings of `centrale:plugin@0.1.0` (world `plugin`).
+/// The generated bindings of `centrale:plugin@0.2.0` (world `plugin`).
 /// Plugins do not need them; they are public for the export macro.
 #[doc(hidden)]
 #[allow(missing_docs)]
@@ -186,6 +192,20 @@ pub trait Plugin {
     fn on_call_ended(summary: &CallSummary) {
         let _ = summary;
     }
+
+    /// Drives a call one of this plugin's hooks took over
+    /// ([`Decision::take_over`]) with the functions of [`session`]. The
+    /// default hangs up.
+    fn run_session(call: &Call) {
+        let _ = call;
+        session::hangup();
+    }
+
+    /// Periodic work for `subject` (the manifest's `timer-interval-secs`):
+    /// retention, cleanup. The default does nothing.
+    fn on_timer(subject: &Subject) {
+        let _ = subject;
+    }
 }
 
 /// Exports a [`Plugin`] implementation as the component's `hooks`.
@@ -228,6 +248,18 @@ macro_rules! export_plugin {
             }
         }
 
+        impl $crate::__private::SessionGuest for __CentralePluginExport {
+            fn run(call: $crate::__private::WitCall) {
+                $crate::__private::run_session::<$plugin>(call)
+            }
+        }
+
+        impl $crate::__private::TimersGuest for __CentralePluginExport {
+            fn on_timer(subject: $crate::__private::WitSubject) {
+                $crate::__private::on_timer::<$plugin>(subject)
+            }
+        }
+
         $crate::bindings::__export_centrale_plugin_bindings!(
             __CentralePluginExport with_types_in $crate::bindings
         );
@@ -237,9 +269,9 @@ macro_rules! export_plugin {
 /// Everything a plugin usually needs: `use centrale_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        directory, export_plugin, kv, log, schedule, settings, Call, CallResult, CallSummary,
-        Decision, Direction, Diversion, DiversionReason, Party, Plugin, SettingsError, Subject,
-        SubjectKind,
+        blobs, directory, export_plugin, kv, log, mail, mwi, schedule, session, settings, Call,
+        CallResult, CallSummary, Decision, Direction, Diversion, DiversionReason, Party, Plugin,
+        SettingsError, Subject, SubjectKind,
     };
     pub use alloc::borrow::ToOwned;
     pub use alloc::boxed::Box;
@@ -253,11 +285,21 @@ pub mod prelude {
 pub mod __private {
     pub use crate::bindings::centrale::plugin::types::{
         Call as WitCall, CallSummary as WitCallSummary, Decision as WitDecision,
+        Subject as WitSubject,
     };
     pub use crate::bindings::exports::centrale::plugin::hooks::Guest;
+    pub use crate::bindings::exports::centrale::plugin::session::Guest as SessionGuest;
+    pub use crate::bindings::exports::centrale::plugin::timers::Guest as TimersGuest;
     pub use wit_bindgen;
 
-    use crate::{Call, CallSummary, Plugin};
+    use crate::{Call, CallSummary, Plugin, Subject};
+
+    pub fn run_session<P: Plugin>(call: WitCall) {
+        P::run_session(&Call::from(call))
+    }
+    pub fn on_timer<P: Plugin>(subject: WitSubject) {
+        P::on_timer(&Subject::from(subject))
+    }
 
     pub fn on_originate<P: Plugin>(call: WitCall) -> WitDecision {
         P::on_originate(&Call::from(call)).into()

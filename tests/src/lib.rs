@@ -8,6 +8,7 @@
 //!   tests that need exact control over what is sent (replays, torture).
 //! - [`rtp`]: RTP sockets owned by the test, to prove media flows.
 
+pub mod pcap;
 pub mod rtp;
 pub mod sip;
 pub mod sipp;

@@ -1,18 +1,41 @@
-//! One hook invocation: a fresh instance in a fresh store with its budgets,
-//! the call, validation of the result, teardown, and the classification of
-//! whatever went wrong.
+//! One invocation: a fresh instance in a fresh store with its budgets, the
+//! call (a hook, a timer or a whole session), validation of the result,
+//! teardown, and the classification of whatever went wrong.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::PluginPre;
-use super::host::{HostState, Scope};
+use super::host::{HostState, Scope, SessionLeg};
 use super::limits::Limiter;
-use super::loader::LoadedPlugin;
+use super::loader::{LoadedPlugin, Pre};
 use super::outcome::{validate_decision, FaultKind, HookCall, HookOutcome};
-use super::types::Decision;
+use super::types::{Call, Decision, Subject};
 use super::Runtime;
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionOutcome {
+    /// `run` returned.
+    Completed,
+    /// The plugin has no session export (built against 0.1).
+    NoSession,
+    /// The session failed (trap, CPU budget, wall-clock limit, quota).
+    Fault {
+        /// What went wrong.
+        kind: FaultKind,
+        /// Detail for logs and the admin.
+        message: String,
+    },
+}
+
+/// The budgets of one store.
+struct Budget {
+    fuel: u64,
+    timeout: Duration,
+    host_calls: u32,
+}
 
 /// The data of one invocation's store.
 pub(crate) struct StoreState {
@@ -49,34 +72,13 @@ impl Runtime {
     }
 
     async fn run(&self, plugin: &LoadedPlugin, scope: Scope, call: &HookCall) -> HookOutcome {
-        let timeout = self.config.hook_timeout;
-        let deadline = Instant::now() + timeout;
-        let state = StoreState {
-            host: HostState::new(
-                scope,
-                self.backend.clone(),
-                call.call().id.clone(),
-                self.config.max_host_calls,
-            ),
-            limiter: Limiter::new(self.config.memory_limit, self.config.table_limit as usize),
-            timed_out: false,
+        let budget = self.hook_budget();
+        let timeout = budget.timeout;
+        let mut store = match self.store(scope, call.call().id.clone(), &budget, None) {
+            Ok(s) => s,
+            Err(e) => return HookOutcome::fault(FaultKind::Instantiate, e),
         };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        if let Err(e) = store.set_fuel(self.config.fuel_per_hook) {
-            return HookOutcome::fault(FaultKind::Instantiate, format!("fuel: {e}"));
-        }
-        // Every tick past the first: give the executor back, or stop at the deadline.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut ctx| {
-            if Instant::now() >= deadline {
-                ctx.data_mut().timed_out = true;
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-
+        let deadline = Instant::now() + timeout;
         let mut phase = Phase::Instantiate;
         let result = tokio::time::timeout_at(
             deadline.into(),
@@ -90,27 +92,176 @@ impl Runtime {
         }
         // `store` and the instance are dropped here: nothing survives the call.
     }
+
+    /// Runs `session.run` of `plugin` for a call one of its hooks took over,
+    /// in one instance for the whole session. The CPU budget
+    /// (`fuel_per_session`) counts guest instructions only, so waiting in
+    /// `call-control` costs nothing; `session_timeout` bounds the wall-clock
+    /// time. Never panics: every failure is [`SessionOutcome::Fault`], after
+    /// which the switch plays the error prompt and ends the call.
+    pub async fn run_session(
+        &self,
+        plugin: &LoadedPlugin,
+        scope: Scope,
+        call: Call,
+        leg: Arc<dyn SessionLeg>,
+    ) -> SessionOutcome {
+        let Pre::V0_2(pre) = &plugin.pre else {
+            return SessionOutcome::NoSession;
+        };
+        let budget = Budget {
+            fuel: self.config.fuel_per_session,
+            timeout: self.config.session_timeout,
+            host_calls: self.config.max_host_calls_per_session,
+        };
+        let timeout = budget.timeout;
+        let mut store = match self.store(scope, call.id.clone(), &budget, Some(leg)) {
+            Ok(s) => s,
+            Err(e) => {
+                return SessionOutcome::Fault {
+                    kind: FaultKind::Instantiate,
+                    message: e,
+                }
+            }
+        };
+        let deadline = Instant::now() + timeout;
+        let mut phase = Phase::Instantiate;
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            phase = Phase::Call;
+            instance
+                .centrale_plugin_session()
+                .call_run(&mut store, &call)
+                .await
+        };
+        let result = tokio::time::timeout_at(deadline.into(), run).await;
+        let outcome = match result {
+            Err(_) => HookOutcome::fault(FaultKind::Timeout, timeout_message(timeout)),
+            Ok(Ok(())) => HookOutcome::Done,
+            Ok(Err(e)) => classify(&e, store.data(), phase, timeout),
+        };
+        plugin.stats.record(&outcome);
+        match outcome {
+            HookOutcome::Fault { kind, message } => SessionOutcome::Fault { kind, message },
+            _ => SessionOutcome::Completed,
+        }
+    }
+
+    /// Runs `timers.on-timer` of `plugin` for `subject`, with a hook's
+    /// budget. `Done` when the plugin has no timers (0.1).
+    pub async fn run_timer(
+        &self,
+        plugin: &LoadedPlugin,
+        scope: Scope,
+        subject: Subject,
+    ) -> HookOutcome {
+        let Pre::V0_2(pre) = &plugin.pre else {
+            return HookOutcome::Done;
+        };
+        let budget = self.hook_budget();
+        let timeout = budget.timeout;
+        let mut store = match self.store(scope, "timer".to_string(), &budget, None) {
+            Ok(s) => s,
+            Err(e) => return HookOutcome::fault(FaultKind::Instantiate, e),
+        };
+        let deadline = Instant::now() + timeout;
+        let mut phase = Phase::Instantiate;
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            phase = Phase::Call;
+            instance
+                .centrale_plugin_timers()
+                .call_on_timer(&mut store, &subject)
+                .await
+        };
+        let result = tokio::time::timeout_at(deadline.into(), run).await;
+        let outcome = match result {
+            Err(_) => HookOutcome::fault(FaultKind::Timeout, timeout_message(timeout)),
+            Ok(Ok(())) => HookOutcome::Done,
+            Ok(Err(e)) => classify(&e, store.data(), phase, timeout),
+        };
+        plugin.stats.record(&outcome);
+        outcome
+    }
+
+    fn hook_budget(&self) -> Budget {
+        Budget {
+            fuel: self.config.fuel_per_hook,
+            timeout: self.config.hook_timeout,
+            host_calls: self.config.max_host_calls,
+        }
+    }
+
+    /// A fresh store with the budget; guest code yields to the executor
+    /// every epoch tick and is interrupted at the deadline.
+    fn store(
+        &self,
+        scope: Scope,
+        call_id: String,
+        budget: &Budget,
+        leg: Option<Arc<dyn SessionLeg>>,
+    ) -> Result<Store<StoreState>, String> {
+        let deadline = Instant::now() + budget.timeout;
+        let mut host = HostState::new(scope, self.backend.clone(), call_id, budget.host_calls);
+        host.leg = leg;
+        let state = StoreState {
+            host,
+            limiter: Limiter::new(self.config.memory_limit, self.config.table_limit as usize),
+            timed_out: false,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store
+            .set_fuel(budget.fuel)
+            .map_err(|e| format!("fuel: {e}"))?;
+        // Every tick past the first: give the executor back, or stop at the deadline.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= deadline {
+                ctx.data_mut().timed_out = true;
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Ok(store)
+    }
+}
+
+/// Calls one hook on a fresh instance; both lines share the Rust types of
+/// `Call` and `Decision` (see bindings.rs), so one body serves both.
+macro_rules! hook_body {
+    ($pre:expr, $store:expr, $call:expr, $phase:expr, $hooks:ident) => {{
+        let instance = $pre.instantiate_async(&mut *$store).await?;
+        *$phase = Phase::Call;
+        let hooks = instance.$hooks();
+        match $call {
+            HookCall::Originate(c) => hooks.call_on_originate(&mut *$store, c).await?,
+            HookCall::Terminate(c) => hooks.call_on_terminate(&mut *$store, c).await?,
+            HookCall::NoAnswer(c) => hooks.call_on_no_answer(&mut *$store, c).await?,
+            HookCall::Busy(c) => hooks.call_on_busy(&mut *$store, c).await?,
+            HookCall::Unreachable(c) => hooks.call_on_unreachable(&mut *$store, c).await?,
+            HookCall::CallEnded(s) => {
+                hooks.call_on_call_ended(&mut *$store, s).await?;
+                return Ok(HookOutcome::Done);
+            }
+        }
+    }};
 }
 
 async fn call_hook(
-    pre: &PluginPre<StoreState>,
+    pre: &Pre,
     store: &mut Store<StoreState>,
     call: &HookCall,
     phase: &mut Phase,
 ) -> wasmtime::Result<HookOutcome> {
-    let instance = pre.instantiate_async(&mut *store).await?;
-    *phase = Phase::Call;
-    let hooks = instance.centrale_plugin_hooks();
-    let decision = match call {
-        HookCall::Originate(c) => hooks.call_on_originate(&mut *store, c).await?,
-        HookCall::Terminate(c) => hooks.call_on_terminate(&mut *store, c).await?,
-        HookCall::NoAnswer(c) => hooks.call_on_no_answer(&mut *store, c).await?,
-        HookCall::Busy(c) => hooks.call_on_busy(&mut *store, c).await?,
-        HookCall::Unreachable(c) => hooks.call_on_unreachable(&mut *store, c).await?,
-        HookCall::CallEnded(s) => {
-            hooks.call_on_call_ended(&mut *store, s).await?;
-            return Ok(HookOutcome::Done);
-        }
+    let decision = match pre {
+        Pre::V0_2(pre) => hook_body!(pre, store, call, phase, centrale_plugin_hooks),
+        Pre::V0_1(pre) => match hook_body!(pre, store, call, phase, centrale_plugin_hooks) {
+            // 0.1 plugins have no session to take a call over with.
+            Decision::TakeOver => Decision::Proceed,
+            d => d,
+        },
     };
     Ok(match validate_decision(&decision) {
         Ok(()) => HookOutcome::Decision(decision),

@@ -8,19 +8,28 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 
-use super::bindings::PluginPre;
+use super::bindings::{v0_1, PluginPre};
 use super::invoke::StoreState;
-use super::manifest::{Capability, Manifest, WIT_LINE};
+use super::manifest::{Capability, Manifest, WitLine};
 use super::outcome::{PluginStats, StatsCounters};
 use super::{host, PluginError, Runtime};
 
 /// The WIT package this host serves.
 pub const PACKAGE: &str = "centrale:plugin";
 
+/// A component pre-linked against the host interfaces of its line.
+pub(crate) enum Pre {
+    /// Built against 0.1: hooks only.
+    V0_1(v0_1::PluginPre<StoreState>),
+    /// Built against 0.2: hooks, session, timers.
+    V0_2(PluginPre<StoreState>),
+}
+
 /// A plugin ready to invoke: its manifest and pre-linked component.
 pub struct LoadedPlugin {
     pub(crate) manifest: Manifest,
-    pub(crate) pre: PluginPre<StoreState>,
+    pub(crate) pre: Pre,
+    line: WitLine,
     sha256: String,
     imported: Vec<Capability>,
     foreign_imports: Vec<String>,
@@ -67,6 +76,16 @@ impl LoadedPlugin {
         &self.foreign_imports
     }
 
+    /// The `centrale:plugin` line the component was built against.
+    pub fn wit_line(&self) -> WitLine {
+        self.line
+    }
+
+    /// Whether the plugin can run sessions (`take-over`): built against 0.2.
+    pub fn has_session(&self) -> bool {
+        self.line >= WitLine::V0_2
+    }
+
     /// Whether the compiled artefact came from the disk cache.
     pub fn from_cache(&self) -> bool {
         self.from_cache
@@ -84,31 +103,45 @@ impl Runtime {
     /// Fails when the manifest is invalid, the bytes are not a component, the
     /// component imports a `centrale:plugin` interface the manifest does not
     /// declare (`UndeclaredImports`, naming them all), imports a version of
-    /// the package this host does not serve, or does not export
-    /// `centrale:plugin/hooks@0.1.x` (`NotAPlugin`). Blocking (compiles on a
-    /// cache miss).
+    /// the package this host does not serve or mixes lines, or does not
+    /// export `centrale:plugin/hooks` (`NotAPlugin`). Blocking (compiles on
+    /// a cache miss).
     pub fn load(&self, manifest: &Manifest, wasm: &[u8]) -> Result<Arc<LoadedPlugin>, PluginError> {
         manifest.validate()?;
         host::check(manifest)?;
         check_header(wasm)?;
         let sha256 = hex::encode(Sha256::digest(wasm));
         let (component, from_cache) = self.compile(&sha256, wasm)?;
-        let (imported, foreign_imports) = self.check_imports(&component, manifest)?;
-        self.check_exports(&component)?;
+        let line = self.check_exports(&component)?;
+        if line != manifest.wit_line() {
+            return Err(PluginError::IncompatibleWit(format!(
+                "the component was built against centrale:plugin {} but plugin.toml says wit = \"{}\"",
+                line.name(),
+                manifest.wit
+            )));
+        }
+        let (imported, foreign_imports) = self.check_imports(&component, manifest, line)?;
 
         let mut linker: Linker<StoreState> = Linker::new(&self.engine);
-        host::link_granted(&mut linker, manifest, |s: &mut StoreState| &mut s.host)
-            .map_err(|e| PluginError::Link(format!("{e:#}")))?;
+        host::link_granted(&mut linker, manifest, line, |s: &mut StoreState| {
+            &mut s.host
+        })
+        .map_err(|e| PluginError::Link(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| PluginError::Link(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Link(format!("{e:#}")))?;
-        let pre = PluginPre::new(pre).map_err(|e| PluginError::NotAPlugin(format!("{e:#}")))?;
+        let not_a_plugin = |e: wasmtime::Error| PluginError::NotAPlugin(format!("{e:#}"));
+        let pre = match line {
+            WitLine::V0_1 => Pre::V0_1(v0_1::PluginPre::new(pre).map_err(not_a_plugin)?),
+            WitLine::V0_2 => Pre::V0_2(PluginPre::new(pre).map_err(not_a_plugin)?),
+        };
         Ok(Arc::new(LoadedPlugin {
             manifest: manifest.clone(),
             pre,
+            line,
             sha256,
             imported,
             foreign_imports,
@@ -138,6 +171,7 @@ impl Runtime {
         &self,
         component: &Component,
         manifest: &Manifest,
+        line: WitLine,
     ) -> Result<(Vec<Capability>, Vec<String>), PluginError> {
         let ty = component.component_type();
         let granted = manifest.granted();
@@ -149,8 +183,13 @@ impl Runtime {
                 foreign.push(name.to_string());
                 continue;
             };
-            check_version(name, version)?;
-            if interface == "types" {
+            if check_version(name, version)? != line {
+                return Err(PluginError::IncompatibleWit(format!(
+                    "imports `{name}` but exports centrale:plugin {}: one line per component",
+                    line.name()
+                )));
+            }
+            if interface == "types" || interface == "audio" {
                 continue;
             }
             match Capability::from_name(interface) {
@@ -176,7 +215,8 @@ impl Runtime {
         Ok((imported.into_iter().collect(), foreign))
     }
 
-    fn check_exports(&self, component: &Component) -> Result<(), PluginError> {
+    /// The line of the `hooks` export, which every plugin has.
+    fn check_exports(&self, component: &Component) -> Result<WitLine, PluginError> {
         let ty = component.component_type();
         let exports: Vec<&str> = ty.exports(&self.engine).map(|(name, _)| name).collect();
         let hooks = exports
@@ -188,9 +228,7 @@ impl Runtime {
         match hooks {
             Some((name, version)) => check_version(name, version),
             None => Err(PluginError::NotAPlugin(format!(
-                "it does not export `{PACKAGE}/hooks@{}.{}.x` (exports: {})",
-                WIT_LINE.0,
-                WIT_LINE.1,
+                "it does not export `{PACKAGE}/hooks@0.2.x` or `@0.1.x` (exports: {})",
                 if exports.is_empty() {
                     "none".to_string()
                 } else {
@@ -210,15 +248,16 @@ fn split_plugin_import(name: &str) -> Option<(&str, &str)> {
     })
 }
 
-/// Accepts `0.1.x` (any patch, pre-release or build).
-fn check_version(name: &str, version: &str) -> Result<(), PluginError> {
-    match semver::Version::parse(version) {
-        Ok(v) if (v.major, v.minor) == WIT_LINE => Ok(()),
-        _ => Err(PluginError::IncompatibleWit(format!(
-            "`{name}`: this host serves {PACKAGE}@{}.{}.x",
-            WIT_LINE.0, WIT_LINE.1
-        ))),
-    }
+/// The line of `0.1.x` or `0.2.x` (any patch, pre-release or build).
+fn check_version(name: &str, version: &str) -> Result<WitLine, PluginError> {
+    semver::Version::parse(version)
+        .ok()
+        .and_then(|v| WitLine::from_parts(v.major, v.minor))
+        .ok_or_else(|| {
+            PluginError::IncompatibleWit(format!(
+                "`{name}`: this host serves {PACKAGE}@0.1.x and @0.2.x"
+            ))
+        })
 }
 
 /// Components start with the wasm magic and the component layer/version
@@ -254,8 +293,9 @@ mod tests {
         );
         assert_eq!(split_plugin_import("wasi:cli/stderr@0.2.6"), None);
         assert_eq!(split_plugin_import("centrale:pluginx/kv@0.1.0"), None);
-        assert!(check_version("x", "0.1.7").is_ok());
-        assert!(check_version("x", "0.2.0").is_err());
+        assert_eq!(check_version("x", "0.1.7"), Ok(WitLine::V0_1));
+        assert_eq!(check_version("x", "0.2.0"), Ok(WitLine::V0_2));
+        assert!(check_version("x", "0.3.0").is_err());
         assert!(check_version("x", "").is_err());
     }
 

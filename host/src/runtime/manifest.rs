@@ -5,9 +5,10 @@
 //! version = "0.1.0"                    # semver
 //! name = "Anonymous call rejection"
 //! description = "..."
-//! wit = "0.1"                          # the centrale:plugin version it was built against
+//! wit = "0.2"                          # the centrale:plugin line it was built against (0.1 or 0.2)
 //! licence-scope = "user"               # tenant | user | service
 //! capabilities = ["log", "settings"]   # host interfaces it imports (`log` is implicit)
+//! timer-interval-secs = 3600           # optional (0.2): call `timers.on-timer` per enabled subject
 //! [hooks]                              # hook name -> priority (lower runs first)
 //! terminate = 200
 //! [settings]
@@ -23,8 +24,39 @@ use serde::{Deserialize, Serialize};
 
 use super::schema;
 
-/// The `centrale:plugin` minor line this host serves (`0.1.x`).
-pub const WIT_LINE: (u64, u64) = (0, 1);
+/// The `centrale:plugin` lines this host serves (`0.1.x` and `0.2.x`).
+pub const WIT_LINES: [(u64, u64); 2] = [(0, 1), (0, 2)];
+
+/// A `centrale:plugin` line a plugin was built against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WitLine {
+    /// 0.1: hooks only.
+    V0_1,
+    /// 0.2: hooks, sessions, timers and the session-era host interfaces.
+    V0_2,
+}
+
+impl WitLine {
+    /// The line of a `major.minor`, when served.
+    pub fn from_parts(major: u64, minor: u64) -> Option<WitLine> {
+        match (major, minor) {
+            (0, 1) => Some(WitLine::V0_1),
+            (0, 2) => Some(WitLine::V0_2),
+            _ => None,
+        }
+    }
+
+    /// `"0.1"` or `"0.2"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WitLine::V0_1 => "0.1",
+            WitLine::V0_2 => "0.2",
+        }
+    }
+}
+
+/// Shortest accepted `timer-interval-secs`.
+pub const MIN_TIMER_INTERVAL_SECS: u32 = 10;
 
 /// Longest accepted plugin id, in bytes.
 pub const MAX_ID_LEN: usize = 64;
@@ -85,16 +117,31 @@ pub enum Capability {
     Directory,
     /// `centrale:plugin/schedule` — schedules and the time.
     Schedule,
+    /// `centrale:plugin/call-control` (0.2) — drive a taken-over call.
+    CallControl,
+    /// `centrale:plugin/prompts` (0.2) — spoken digits, numbers and dates.
+    Prompts,
+    /// `centrale:plugin/blobs` (0.2) — durable recordings and greetings.
+    Blobs,
+    /// `centrale:plugin/mail` (0.2) — mail through the outbox.
+    Mail,
+    /// `centrale:plugin/message-waiting` (0.2) — MWI on phones.
+    MessageWaiting,
 }
 
 impl Capability {
     /// Every capability this host serves.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 10] = [
         Capability::Log,
         Capability::Settings,
         Capability::Kv,
         Capability::Directory,
         Capability::Schedule,
+        Capability::CallControl,
+        Capability::Prompts,
+        Capability::Blobs,
+        Capability::Mail,
+        Capability::MessageWaiting,
     ];
 
     /// The WIT interface name (`kv`, `directory`, ...).
@@ -105,6 +152,23 @@ impl Capability {
             Capability::Kv => "kv",
             Capability::Directory => "directory",
             Capability::Schedule => "schedule",
+            Capability::CallControl => "call-control",
+            Capability::Prompts => "prompts",
+            Capability::Blobs => "blobs",
+            Capability::Mail => "mail",
+            Capability::MessageWaiting => "message-waiting",
+        }
+    }
+
+    /// The first line that has this interface.
+    pub fn since(self) -> WitLine {
+        match self {
+            Capability::Log
+            | Capability::Settings
+            | Capability::Kv
+            | Capability::Directory
+            | Capability::Schedule => WitLine::V0_1,
+            _ => WitLine::V0_2,
         }
     }
 
@@ -175,7 +239,8 @@ pub struct Manifest {
     /// What the plugin does, for admins.
     #[serde(default)]
     pub description: String,
-    /// The `centrale:plugin` version it was built against (`0.1` or `0.1.x`).
+    /// The `centrale:plugin` version it was built against (`0.1`, `0.2`,
+    /// or with a patch number).
     pub wit: String,
     /// Licence scope.
     pub licence_scope: LicenceScope,
@@ -188,6 +253,9 @@ pub struct Manifest {
     /// Settings schema, when the plugin has settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsSection>,
+    /// How often `timers.on-timer` runs for each enabled subject (0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_interval_secs: Option<u32>,
 }
 
 impl Manifest {
@@ -237,13 +305,32 @@ impl Manifest {
                 "must be at most 4096 characters",
             ));
         }
-        check_wit(&self.wit)?;
+        let line = check_wit(&self.wit)?;
         let mut seen = BTreeSet::new();
         for cap in &self.capabilities {
             if !seen.insert(*cap) {
                 return Err(ManifestError::new(
                     "capabilities",
                     format!("`{}` is listed twice", cap.name()),
+                ));
+            }
+            if cap.since() > line {
+                return Err(ManifestError::new(
+                    "capabilities",
+                    format!(
+                        "`{}` needs wit = \"{}\" (this manifest says {})",
+                        cap.name(),
+                        cap.since().name(),
+                        self.wit
+                    ),
+                ));
+            }
+        }
+        if let Some(secs) = self.timer_interval_secs {
+            if line < WitLine::V0_2 || secs < MIN_TIMER_INTERVAL_SECS {
+                return Err(ManifestError::new(
+                    "timer-interval-secs",
+                    format!("needs wit = \"0.2\" and at least {MIN_TIMER_INTERVAL_SECS} seconds"),
                 ));
             }
         }
@@ -277,6 +364,11 @@ impl Manifest {
         cap == Capability::Log || self.capabilities.contains(&cap)
     }
 
+    /// The line the manifest says the plugin was built against.
+    pub fn wit_line(&self) -> WitLine {
+        check_wit(&self.wit).unwrap_or(WitLine::V0_1)
+    }
+
     /// The priority of `hook`, when the plugin handles it.
     pub fn priority(&self, hook: Hook) -> Option<u32> {
         self.hooks.get(&hook).copied()
@@ -305,19 +397,18 @@ impl Manifest {
     }
 }
 
-/// Accepts `0.1` and `0.1.x` (the line this host serves).
-fn check_wit(wit: &str) -> Result<(), ManifestError> {
+/// Accepts `0.1`, `0.2` and their `x.y.z` forms (the lines this host serves).
+fn check_wit(wit: &str) -> Result<WitLine, ManifestError> {
     let parts: Vec<&str> = wit.split('.').collect();
     let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
     match nums.as_deref() {
-        Some([major, minor]) | Some([major, minor, _]) if (*major, *minor) == WIT_LINE => Ok(()),
-        Some([_, _]) | Some([_, _, _]) => Err(ManifestError::new(
-            "wit",
-            format!(
-                "`{wit}`: this host serves centrale:plugin {}.{}",
-                WIT_LINE.0, WIT_LINE.1
-            ),
-        )),
+        Some([major, minor]) | Some([major, minor, _]) => WitLine::from_parts(*major, *minor)
+            .ok_or_else(|| {
+                ManifestError::new(
+                    "wit",
+                    format!("`{wit}`: this host serves centrale:plugin 0.1 and 0.2"),
+                )
+            }),
         _ => Err(ManifestError::new(
             "wit",
             format!("`{wit}` is not a version like \"0.1\""),
@@ -370,14 +461,19 @@ schema = '''{ "type": "object", "properties": { "code": { "type": "integer", "mi
             Manifest::from_toml(&bad_version).unwrap_err().field,
             "version"
         );
-        let bad_wit = GOOD.replace("wit = \"0.1\"", "wit = \"0.2\"");
+        let bad_wit = GOOD.replace("wit = \"0.1\"", "wit = \"0.3\"");
         assert_eq!(Manifest::from_toml(&bad_wit).unwrap_err().field, "wit");
+        let new_cap_old_line = GOOD.replace("\"settings\"]", "\"settings\", \"mail\"]");
+        let err = Manifest::from_toml(&new_cap_old_line).unwrap_err();
+        assert_eq!(err.field, "capabilities");
+        assert!(err.message.contains("0.2"), "{err}");
+        assert!(Manifest::from_toml(&new_cap_old_line.replace("wit = \"0.1\"", "wit = \"0.2\"")).is_ok());
         let unknown = format!("{GOOD}\n[extra]\nx = 1\n");
         let err = Manifest::from_toml(&unknown).unwrap_err();
         assert!(err.message.contains("extra"), "{err}");
-        let bad_cap = GOOD.replace("\"settings\"]", "\"mail\"]");
+        let bad_cap = GOOD.replace("\"settings\"]", "\"email\"]");
         let err = Manifest::from_toml(&bad_cap).unwrap_err();
-        assert!(err.message.contains("mail"), "{err}");
+        assert!(err.message.contains("email"), "{err}");
         let bad_schema = GOOD.replace("\"minimum\"", "\"pattern\": \"x\", \"minimum\"");
         let err = Manifest::from_toml(&bad_schema).unwrap_err();
         assert_eq!(err.field, "settings.schema");

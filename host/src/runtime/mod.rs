@@ -42,9 +42,10 @@ pub mod types;
 pub use cache::WASMTIME_VERSION;
 pub use error::PluginError;
 pub use fault::{FaultTracker, Suspension};
-pub use host::{BoxFuture, HostBackend, Scope};
+pub use host::{BoxFuture, HostBackend, Scope, SessionLeg};
+pub use invoke::SessionOutcome;
 pub use loader::LoadedPlugin;
-pub use manifest::{Capability, Hook, LicenceScope, Manifest, ManifestError};
+pub use manifest::{Capability, Hook, LicenceScope, Manifest, ManifestError, WitLine};
 pub use outcome::{FaultKind, HookCall, HookOutcome, PluginStats};
 
 /// Epoch tick period of the wall-clock backstop.
@@ -69,6 +70,13 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Host calls allowed in one invocation; past it the guest traps (`Quota`).
     pub max_host_calls: u32,
+    /// Instruction budget of a whole session (guest execution only:
+    /// waiting for the caller costs nothing).
+    pub fuel_per_session: u64,
+    /// Wall-clock limit of a session.
+    pub session_timeout: Duration,
+    /// Host calls allowed in one session.
+    pub max_host_calls_per_session: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -81,6 +89,9 @@ impl Default for RuntimeConfig {
             table_limit: 20_000,
             max_instances: 1000,
             max_host_calls: 1000,
+            fuel_per_session: 2_000_000_000,
+            session_timeout: Duration::from_secs(3600),
+            max_host_calls_per_session: 100_000,
         }
     }
 }

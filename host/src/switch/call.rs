@@ -5,7 +5,9 @@
 
 use super::dialog::Dialog;
 use super::fork::RingOutcome;
-use super::pipeline::{DiversionReason, DiversionStep, HookDecision, HookPoint, MAX_DIVERSIONS};
+use super::pipeline::{
+    DiversionReason, DiversionStep, HookDecision, HookPoint, SessionRef, MAX_DIVERSIONS,
+};
 use super::{CallEvent, Switch};
 use crate::media::{sdp, Bridge, Side};
 use crate::sip::auth::AuthOutcome;
@@ -273,13 +275,35 @@ impl Call {
                 }
             }
         };
-        // Originating hooks of the calling user (outgoing plans, barring).
+        // Originating hooks of the calling user (outgoing plans, barring,
+        // feature codes such as the voice portal, which dial no subject).
         let dest = match (self.origin.user.clone(), dest) {
-            (Some(caller), dest) if !matches!(dest, Destination::NotFound) => {
+            (Some(caller), dest) => {
                 let outbound = matches!(dest, Destination::Outside(_));
                 match self.hook_as(HookPoint::Originate, &caller, outbound).await {
-                    Some(HookDecision::Reject { code, reason, .. }) => {
-                        return self.reply_a(code, reason.as_deref(), "rejected");
+                    Some(HookDecision::Reject {
+                        code,
+                        reason,
+                        announcement,
+                    }) => {
+                        return self.reject(code, reason, announcement).await;
+                    }
+                    Some(HookDecision::TakeOver(session)) => {
+                        self.callee = Some(caller.clone());
+                        if let Some(to) = self.take_over(&caller, session).await {
+                            tracing::info!(call_id = %self.cdr.call_id, %to, "transfer from an originating session");
+                            match resolve_callee(&self.sw.store, &self.origin.tenant, &to).await {
+                                Ok(Destination::User(u)) => {
+                                    let offer = self.current_offer(&req);
+                                    return match offer {
+                                        Some(offer) => self.route_user(u, offer, mf).await,
+                                        None => self.reply_a(488, None, "failed"),
+                                    };
+                                }
+                                _ => return self.reply_a(404, None, "not-found"),
+                            }
+                        }
+                        return;
                     }
                     Some(HookDecision::Redirect { destination, .. }) => {
                         match resolve_callee(&self.sw.store, &self.origin.tenant, &destination)
@@ -335,14 +359,38 @@ impl Call {
 
     /// Routes to a user: terminating hooks, ringing, outcome hooks, and
     /// diversions (forwarding) until the call is answered or settled.
-    async fn route_user(&mut self, mut user: User, offer: String, mf: u32) {
+    async fn route_user(&mut self, mut user: User, mut offer: String, mf: u32) {
         loop {
             self.callee = Some(user.clone());
             let mut extra = Vec::new();
             let mut outcome = None;
             match self.hook(HookPoint::Terminate, &user).await {
-                Some(HookDecision::Reject { code, reason, .. }) => {
-                    return self.reply_a(code, reason.as_deref(), "rejected");
+                Some(HookDecision::Reject {
+                    code,
+                    reason,
+                    announcement,
+                }) => {
+                    return self.reject(code, reason, announcement).await;
+                }
+                Some(HookDecision::TakeOver(session)) => {
+                    match self.session_then(&user, session).await {
+                        Some(Target::Users(next)) => {
+                            user = next;
+                            offer = match self.current_offer(&self.a_tx.request().clone()) {
+                                Some(o) => o,
+                                None => return self.reply_a(488, None, "failed"),
+                            };
+                            continue;
+                        }
+                        Some(trunk) => {
+                            let Some(o) = self.current_offer(&self.a_tx.request().clone()) else {
+                                return self.reply_a(488, None, "failed");
+                            };
+                            let outcome = self.attempt(&trunk, &[], &o, mf).await;
+                            return self.settle(outcome);
+                        }
+                        None => return,
+                    }
                 }
                 Some(HookDecision::Redirect {
                     destination,
@@ -383,8 +431,31 @@ impl Call {
                 other => return self.settle(other),
             };
             match self.hook(point, &user).await {
-                Some(HookDecision::Reject { code, reason, .. }) => {
-                    return self.reply_a(code, reason.as_deref(), "rejected");
+                Some(HookDecision::Reject {
+                    code,
+                    reason,
+                    announcement,
+                }) => {
+                    return self.reject(code, reason, announcement).await;
+                }
+                Some(HookDecision::TakeOver(session)) => {
+                    match self.session_then(&user, session).await {
+                        Some(Target::Users(next)) => {
+                            user = next;
+                            offer = match self.current_offer(&self.a_tx.request().clone()) {
+                                Some(o) => o,
+                                None => return self.reply_a(488, None, "failed"),
+                            };
+                        }
+                        Some(trunk) => {
+                            let Some(o) = self.current_offer(&self.a_tx.request().clone()) else {
+                                return self.reply_a(488, None, "failed");
+                            };
+                            let outcome = self.attempt(&trunk, &[], &o, mf).await;
+                            return self.settle(outcome);
+                        }
+                        None => return,
+                    }
                 }
                 Some(HookDecision::Redirect {
                     destination,
@@ -400,6 +471,30 @@ impl Call {
                 _ => return self.settle(outcome),
             }
         }
+    }
+
+    /// Rejects the caller, after an announcement as early media when a
+    /// plugin asked for one.
+    async fn reject(&mut self, code: u16, reason: Option<String>, announcement: Option<String>) {
+        match announcement {
+            Some(a) if crate::runtime::host::call_control::valid_prompt(&a) => {
+                self.reject_announced(code, reason.as_deref(), &a).await
+            }
+            _ => self.reply_a(code, reason.as_deref(), "rejected"),
+        }
+    }
+
+    /// Runs a session for `user`; when it transfers, the diversion to
+    /// follow (`None` when the call is settled).
+    async fn session_then(&mut self, user: &User, session: SessionRef) -> Option<Target> {
+        let to = self.take_over(user, session).await?;
+        self.divert(user, &to, DiversionReason::Deflection).await
+    }
+
+    /// Our offer to B-legs from the caller's SDP through the current bridge.
+    fn current_offer(&mut self, req: &crate::sip::Request) -> Option<String> {
+        let body = req.body.clone();
+        self.relay_sdp(Side::A, &body)
     }
 
     /// Resolves a destination named by a plugin, as seen from `user`'s tenant.

@@ -6,10 +6,12 @@
 
 use super::pipeline::{
     self, BoxFuture, CallDirection, DiversionReason, HookDecision, HookPoint, HookRunner,
+    SessionRef,
 };
 use crate::runtime::types::{self as wit};
 use crate::runtime::{
-    FaultTracker, Hook, HookCall, HookOutcome, LoadedPlugin, Manifest, Runtime, Scope,
+    FaultKind, FaultTracker, Hook, HookCall, HookOutcome, LoadedPlugin, Manifest, Runtime, Scope,
+    SessionLeg, SessionOutcome,
 };
 use crate::store::Store;
 use crate::tenancy::plugins::ActivePlugin;
@@ -155,6 +157,15 @@ impl Features {
         chain.into_iter().map(|(_, _, p, s)| (p, s)).collect()
     }
 
+    fn scope(plugin: &LoadedPlugin, call: &pipeline::HookCall) -> Scope {
+        Scope {
+            tenant_id: call.tenant.id,
+            tenant_domain: call.tenant.domain.clone(),
+            plugin_id: plugin.id().to_string(),
+            subject_id: Some(call.subject.id),
+        }
+    }
+
     async fn invoke(
         &self,
         plugin: &LoadedPlugin,
@@ -162,12 +173,7 @@ impl Features {
         call: &pipeline::HookCall,
         input: HookCall,
     ) -> HookOutcome {
-        let scope = Scope {
-            tenant_id: call.tenant.id,
-            tenant_domain: call.tenant.domain.clone(),
-            plugin_id: plugin.id().to_string(),
-            subject_id: Some(call.subject.id),
-        };
+        let scope = Self::scope(plugin, call);
         self.runtime.backend().prime_settings(&scope, settings);
         let outcome = self.runtime.invoke(plugin, scope, input).await;
         if let HookOutcome::Fault { kind, message } = &outcome {
@@ -176,7 +182,18 @@ impl Features {
                 fault = kind.name(), "plugin fault (treated as proceed): {message}"
             );
         }
-        if let Some(s) = self.faults.record(call.tenant.id, plugin.id(), &outcome) {
+        self.count_fault(plugin, call, &outcome).await;
+        outcome
+    }
+
+    /// Counts a fault towards suspension, and suspends when due.
+    async fn count_fault(
+        &self,
+        plugin: &LoadedPlugin,
+        call: &pipeline::HookCall,
+        outcome: &HookOutcome,
+    ) {
+        if let Some(s) = self.faults.record(call.tenant.id, plugin.id(), outcome) {
             // The store holds the suspension from now on; the tracker starts
             // counting afresh for when an admin resumes the plugin.
             self.faults.resume(call.tenant.id, plugin.id());
@@ -189,7 +206,6 @@ impl Features {
                 tracing::error!("storing the suspension: {e}");
             }
         }
-        outcome
     }
 }
 
@@ -259,8 +275,8 @@ pub fn wit_call(call: &pipeline::HookCall) -> wit::Call {
     }
 }
 
-/// The switch's view of a decision; `None` for proceed (and take-over,
-/// which 0.1 hosts treat as proceed).
+/// The switch's view of a decision; `None` for proceed. `take-over` is
+/// handled by the caller (it needs to know which plugin decided).
 pub fn decision(d: wit::Decision) -> Option<HookDecision> {
     match d {
         wit::Decision::Proceed | wit::Decision::TakeOver => None,
@@ -322,11 +338,59 @@ impl HookRunner for Features {
                     HookPoint::Unreachable => HookCall::Unreachable(input.clone()),
                 };
                 let outcome = self.invoke(&plugin, &settings, call, hc).await;
-                if let Some(d) = decision(outcome.decision()) {
+                let d = outcome.decision();
+                if d == wit::Decision::TakeOver && plugin.has_session() {
+                    return Some(HookDecision::TakeOver(SessionRef {
+                        plugin_id: plugin.id().to_string(),
+                        sha256: plugin.sha256().to_string(),
+                        settings,
+                    }));
+                }
+                if let Some(d) = decision(d) {
                     return Some(d);
                 }
             }
             None
+        })
+    }
+
+    fn run_session<'a>(
+        &'a self,
+        call: &'a pipeline::HookCall,
+        session: &'a SessionRef,
+        leg: Arc<dyn SessionLeg>,
+    ) -> BoxFuture<'a, SessionOutcome> {
+        Box::pin(async move {
+            let Some(plugin) = self.cached(&session.sha256) else {
+                return SessionOutcome::Fault {
+                    kind: FaultKind::Instantiate,
+                    message: format!("plugin {} is not loaded", session.plugin_id),
+                };
+            };
+            let scope = Self::scope(&plugin, call);
+            self.runtime
+                .backend()
+                .prime_settings(&scope, &session.settings);
+            tracing::info!(
+                tenant = %call.tenant.domain, plugin = plugin.id(), call_id = %call.id,
+                "session started"
+            );
+            let outcome = self
+                .runtime
+                .run_session(&plugin, scope, wit_call(call), leg)
+                .await;
+            let as_hook = match &outcome {
+                SessionOutcome::Fault { kind, message } => {
+                    tracing::warn!(
+                        tenant = %call.tenant.domain, plugin = plugin.id(), call_id = %call.id,
+                        fault = kind.name(), "session fault: {message}"
+                    );
+                    HookOutcome::fault(*kind, message.clone())
+                }
+                _ => HookOutcome::Done,
+            };
+            self.count_fault(&plugin, call, &as_hook).await;
+            outcome
         })
     }
 

@@ -15,6 +15,7 @@ pub mod features;
 mod fork;
 mod incall;
 pub mod pipeline;
+pub mod session;
 pub mod subscribe;
 pub mod trunk;
 
@@ -70,6 +71,8 @@ pub struct Switch {
     pub cfg: SwitchConfig,
     /// Feature hooks (the plugin runtime); `None` runs every call plain.
     pub hooks: Option<Arc<dyn pipeline::HookRunner>>,
+    /// Prompts and storage paths for sessions and announcements.
+    pub sessions: session::SessionServices,
     /// (Call-ID, our tag) → the call owning that dialog, and whether it is
     /// the caller's leg.
     dialogs: Mutex<HashMap<DialogKey, DialogRoute>>,
@@ -99,6 +102,7 @@ impl Switch {
         media: Arc<MediaEngine>,
         cfg: SwitchConfig,
         hooks: Option<Arc<dyn pipeline::HookRunner>>,
+        sessions: session::SessionServices,
     ) -> Arc<Self> {
         Arc::new(Self {
             endpoint,
@@ -108,6 +112,7 @@ impl Switch {
             media,
             cfg,
             hooks,
+            sessions,
             dialogs: Mutex::new(HashMap::new()),
             subs: Arc::default(),
             active_calls: std::sync::atomic::AtomicUsize::new(0),

@@ -98,6 +98,21 @@ pub enum HookDecision {
     AddTargets(Vec<String>),
     /// Behave as if every device were busy.
     TreatAsBusy,
+    /// The deciding plugin runs a session for the call.
+    TakeOver(SessionRef),
+}
+
+/// Which plugin (and which version of it) takes a call over. The session
+/// runs on exactly this version, even if a newer one is installed while it
+/// runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRef {
+    /// The plugin id.
+    pub plugin_id: String,
+    /// Its component's content hash.
+    pub sha256: String,
+    /// The settings in effect when it decided.
+    pub settings: String,
 }
 
 /// The caller as hooks see it.
@@ -152,6 +167,13 @@ pub trait HookRunner: Send + Sync + 'static {
         point: HookPoint,
         call: &'a HookCall,
     ) -> BoxFuture<'a, Option<HookDecision>>;
+    /// Runs the session of the plugin that took the call over, on `leg`.
+    fn run_session<'a>(
+        &'a self,
+        call: &'a HookCall,
+        session: &'a SessionRef,
+        leg: std::sync::Arc<dyn crate::runtime::SessionLeg>,
+    ) -> BoxFuture<'a, crate::runtime::SessionOutcome>;
     /// Tells the subject's plugins how the call ended.
     fn ended<'a>(
         &'a self,

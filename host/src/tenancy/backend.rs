@@ -20,10 +20,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use crate::runtime::types::{KvError as WitKvError, LocalTime, Subject, SubjectKind};
+use crate::runtime::host::{BlobError, BlobInfo, MailError, MailMessage};
 use crate::runtime::{BoxFuture, HostBackend, Scope};
 use crate::store::{KvError, Store};
 use crate::tenancy::plugins::{local_time, KvScope};
 use crate::tenancy::User;
+
+fn no_storage() -> BlobError {
+    BlobError::Unavailable("no blob store configured".into())
+}
 
 /// The schedule whose `time_zone_offset_minutes` is the tenant's time zone.
 pub const TIME_ZONE_SCHEDULE: &str = "business-hours";
@@ -41,6 +46,8 @@ pub struct DbBackend {
     fixed_now_ms: AtomicU64,
     /// Settings handed over by the switch, by (tenant, plugin, subject).
     primed: std::sync::Mutex<HashMap<ScopeKey, String>>,
+    /// Blobs and mail (`None`: plugins get `unavailable`).
+    storage: Option<super::storage::Storage>,
 }
 
 fn kv_scope(scope: &Scope) -> KvScope {
@@ -85,9 +92,16 @@ impl DbBackend {
             offsets: RwLock::default(),
             fixed_now_ms: AtomicU64::new(0),
             primed: std::sync::Mutex::new(HashMap::new()),
+            storage: None,
         };
         backend.refresh_time_zones().await?;
         Ok(backend)
+    }
+
+    /// Gives plugins blobs and mail.
+    pub fn with_storage(mut self, storage: super::storage::Storage) -> Self {
+        self.storage = Some(storage);
+        self
     }
 
     /// Reloads every tenant's time zone (after schedules changed in another
@@ -149,6 +163,134 @@ fn or_log<T>(r: Result<T, impl std::fmt::Display>, tenant_id: i64, what: &str, f
 }
 
 impl HostBackend for DbBackend {
+    fn blob_put<'a>(
+        &'a self,
+        scope: &'a Scope,
+        name: &'a str,
+        data: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.put(&self.store, scope, name, data).await,
+                None => Err(no_storage()),
+            }
+        })
+    }
+
+    fn blob_put_file<'a>(
+        &'a self,
+        scope: &'a Scope,
+        name: &'a str,
+        path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<u64, BlobError>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.put_file(&self.store, scope, name, path).await,
+                None => Err(no_storage()),
+            }
+        })
+    }
+
+    fn blob_get<'a>(
+        &'a self,
+        scope: &'a Scope,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.get(&self.store, scope, name).await,
+                None => Err(no_storage()),
+            }
+        })
+    }
+
+    fn blob_copy<'a>(
+        &'a self,
+        scope: &'a Scope,
+        from: &'a str,
+        to: &'a str,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.copy(&self.store, scope, from, to).await,
+                None => Err(no_storage()),
+            }
+        })
+    }
+
+    fn blob_delete<'a>(
+        &'a self,
+        scope: &'a Scope,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.delete(&self.store, scope, name).await,
+                None => Err(no_storage()),
+            }
+        })
+    }
+
+    fn blob_list<'a>(&'a self, scope: &'a Scope, prefix: &'a str) -> BoxFuture<'a, Vec<BlobInfo>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.list(&self.store, scope, prefix).await,
+                None => Vec::new(),
+            }
+        })
+    }
+
+    fn blob_usage<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, u64> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.usage(&self.store, scope).await,
+                None => 0,
+            }
+        })
+    }
+
+    fn mail_send<'a>(
+        &'a self,
+        scope: &'a Scope,
+        message: MailMessage,
+    ) -> BoxFuture<'a, Result<u64, MailError>> {
+        Box::pin(async move {
+            match &self.storage {
+                Some(s) => s.send_mail(&self.store, scope, message).await,
+                None => Err(MailError::Unavailable("no outbox configured".into())),
+            }
+        })
+    }
+
+    fn mwi_set<'a>(
+        &'a self,
+        scope: &'a Scope,
+        subject: u64,
+        new: u32,
+        old: u32,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Ok(user_id) = i64::try_from(subject) else {
+                return;
+            };
+            // Only the plugin's own tenant's users.
+            match self.store.user(scope.tenant_id, user_id).await {
+                Ok(Some(_)) => {}
+                _ => {
+                    tracing::info!(tenant = scope.tenant_id, subject, "message-waiting for an unknown subject ignored");
+                    return;
+                }
+            }
+            if let Err(e) = self
+                .store
+                .mwi_set(scope.tenant_id, user_id, new, old)
+                .await
+            {
+                tracing::warn!("storing message-waiting: {e}");
+            }
+        })
+    }
+
     fn prime_settings(&self, scope: &Scope, json: &str) {
         if let Ok(mut m) = self.primed.lock() {
             let key = (scope.tenant_id, scope.plugin_id.clone(), scope.subject_id);

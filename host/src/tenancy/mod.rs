@@ -81,3 +81,4 @@ pub struct Cdr {
 pub mod backend;
 pub mod plugins;
 pub mod resolve;
+pub mod storage;

@@ -18,14 +18,24 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::centrale::plugin as wit;
-use super::manifest::{Capability, Manifest, ManifestError};
+use super::manifest::{Capability, Manifest, ManifestError, WitLine};
 use super::types::{KvError, LocalTime, LogLevel, Subject};
 
+pub mod blobs;
+pub mod call_control;
+mod compat;
 pub mod directory;
 pub mod kv;
 pub mod log;
+pub mod mail;
+pub mod message_waiting;
+pub mod prompts;
 pub mod schedule;
 pub mod settings;
+
+pub use blobs::{BlobError, BlobInfo};
+pub use call_control::{CallError, PlayItem, RecordedFile, SessionLeg};
+pub use mail::{MailError, MailMessage};
 
 /// A boxed, `Send` future, as returned by [`HostBackend`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -105,6 +115,82 @@ pub trait HostBackend: Send + Sync + 'static {
     /// plugin's `settings.get` needs no second database round-trip inside
     /// its deadline. The default ignores it.
     fn prime_settings(&self, _scope: &Scope, _json: &str) {}
+    /// Stores a blob of the scope (names and sizes already checked).
+    fn blob_put<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _name: &'a str,
+        _data: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async { Err(BlobError::Unavailable("no blob store".to_string())) })
+    }
+    /// Moves a finished file (a recording) into the scope's blobs under
+    /// `name`; returns its size.
+    fn blob_put_file<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _name: &'a str,
+        _path: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<u64, BlobError>> {
+        Box::pin(async { Err(BlobError::Unavailable("no blob store".to_string())) })
+    }
+    /// Reads a blob of the scope.
+    fn blob_get<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
+        Box::pin(async { Err(BlobError::NotFound) })
+    }
+    /// Copies a blob of the scope to another name.
+    fn blob_copy<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _from: &'a str,
+        _to: &'a str,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async { Err(BlobError::NotFound) })
+    }
+    /// Removes a blob of the scope.
+    fn blob_delete<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<(), BlobError>> {
+        Box::pin(async { Err(BlobError::NotFound) })
+    }
+    /// The scope's blobs with the prefix, sorted by name.
+    fn blob_list<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _prefix: &'a str,
+    ) -> BoxFuture<'a, Vec<BlobInfo>> {
+        Box::pin(async { Vec::new() })
+    }
+    /// Bytes the scope's blobs use.
+    fn blob_usage<'a>(&'a self, _scope: &'a Scope) -> BoxFuture<'a, u64> {
+        Box::pin(async { 0 })
+    }
+    /// Queues a mail in the outbox (limits already checked); the id of
+    /// the outbox row.
+    fn mail_send<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _message: MailMessage,
+    ) -> BoxFuture<'a, Result<u64, MailError>> {
+        Box::pin(async { Err(MailError::Unavailable("no outbox".to_string())) })
+    }
+    /// Sets a subject's message-waiting counts (the subject is the
+    /// scope's tenant's: the backend checks it) and notifies its phones.
+    fn mwi_set<'a>(
+        &'a self,
+        _scope: &'a Scope,
+        _subject: u64,
+        _new: u32,
+        _old: u32,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
     /// A log line of the plugin (already truncated and rate-limited). The
     /// default writes it to `tracing` with tenant, plugin and call.
     fn log(&self, scope: &Scope, call_id: &str, level: LogLevel, message: &str) {
@@ -152,6 +238,9 @@ pub(crate) struct HostState {
     pub(crate) directory: directory::State,
     pub(crate) schedule: schedule::State,
     pub(crate) settings: settings::State,
+    pub(crate) mail: mail::State,
+    /// The call of a session (`None` in hooks and timers).
+    pub(crate) leg: Option<Arc<dyn SessionLeg>>,
 }
 
 impl HostState {
@@ -168,6 +257,8 @@ impl HostState {
             directory: directory::State::new(&scope),
             schedule: schedule::State::new(&scope),
             settings: settings::State::new(&scope),
+            mail: mail::State::new(&scope),
+            leg: None,
             ctx: HostCtx {
                 scope,
                 backend,
@@ -181,17 +272,31 @@ impl HostState {
 
 /// `types` has no functions; linking it only declares the instance.
 impl wit::types::Host for HostState {}
+/// `audio` has no functions either.
+impl wit::audio::Host for HostState {}
 
 /// The host-state accessor every `link` takes.
 pub(crate) type Getter<T> = fn(&mut T) -> &mut HostState;
 
-/// Links the shared `types` interface and every capability `manifest` grants.
+/// Links the shared type-only interfaces and every capability `manifest`
+/// grants, in the version of `line` (what the component was built against).
 pub(crate) fn link_granted<T: Send + 'static>(
     linker: &mut Linker<T>,
     manifest: &Manifest,
+    line: WitLine,
     get: Getter<T>,
 ) -> wasmtime::Result<()> {
+    if line == WitLine::V0_1 {
+        // 0.1's `types` are 0.2's Rust types (see bindings.rs): only the
+        // instance name differs.
+        linker.instance("centrale:plugin/types@0.1.0")?;
+        for cap in manifest.granted() {
+            compat::link(linker, cap, get)?;
+        }
+        return Ok(());
+    }
     wit::types::add_to_linker::<T, HasSelf<HostState>>(linker, get)?;
+    wit::audio::add_to_linker::<T, HasSelf<HostState>>(linker, get)?;
     for cap in manifest.granted() {
         match cap {
             Capability::Log => log::link(linker, get)?,
@@ -199,6 +304,11 @@ pub(crate) fn link_granted<T: Send + 'static>(
             Capability::Kv => kv::link(linker, get)?,
             Capability::Directory => directory::link(linker, get)?,
             Capability::Schedule => schedule::link(linker, get)?,
+            Capability::CallControl => call_control::link(linker, get)?,
+            Capability::Prompts => prompts::link(linker, get)?,
+            Capability::Blobs => blobs::link(linker, get)?,
+            Capability::Mail => mail::link(linker, get)?,
+            Capability::MessageWaiting => message_waiting::link(linker, get)?,
         }
     }
     Ok(())

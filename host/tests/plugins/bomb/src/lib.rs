@@ -1,7 +1,7 @@
 //! Hostile: allocates until allocation fails in on-terminate; recurses
 //! without bound in on-originate.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use centrale::plugin::types::{Call, CallSummary, Decision};
 use exports::centrale::plugin::hooks::Guest;

@@ -2,7 +2,7 @@
 //! happy paths of settings, kv and log, and that no state survives between
 //! invocations.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

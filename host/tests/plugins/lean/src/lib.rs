@@ -4,7 +4,7 @@
 
 extern crate alloc;
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use alloc::string::ToString;
 use core::alloc::{GlobalAlloc, Layout};

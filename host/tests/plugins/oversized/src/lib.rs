@@ -1,7 +1,7 @@
 //! Hostile: returns a 1 MiB reject reason from on-terminate and 10,000
 //! targets from on-originate.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use centrale::plugin::types::{Call, CallSummary, Decision};
 use exports::centrale::plugin::hooks::Guest;

@@ -1,6 +1,6 @@
 //! Hostile: reads kv although its manifest declares only log.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use centrale::plugin::types::{Call, CallSummary, Decision};
 use exports::centrale::plugin::hooks::Guest;

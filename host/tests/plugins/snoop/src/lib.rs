@@ -2,7 +2,7 @@
 //! number +31201234567, id 7). Rejects with 403 naming what it found, so a
 //! leak is visible; proceeds when everything comes back `none`.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use centrale::plugin::types::{Call, CallSummary, Decision};
 use exports::centrale::plugin::hooks::Guest;

@@ -1,6 +1,6 @@
 //! Hostile: spins forever in on-terminate; floods host calls in on-originate.
 
-wit_bindgen::generate!({ path: "../../../../wit", world: "plugin" });
+wit_bindgen::generate!({ path: "../../../../wit/v0.1", world: "plugin" });
 
 use centrale::plugin::types::{Call, CallSummary, Decision};
 use exports::centrale::plugin::hooks::Guest;
