@@ -15,6 +15,7 @@
 //!   ports.
 
 pub mod dtmf;
+pub mod endpoint;
 pub mod g711;
 pub mod ports;
 pub mod prompts;
@@ -24,6 +25,10 @@ pub mod sdp;
 pub mod tone;
 pub mod wav;
 
+pub use endpoint::{
+    DigitWait, EndpointStats, MediaEndpoint, PlayEnd, RecordEnd, RecordOptions, Recorded,
+};
+pub use g711::Codec;
 pub use ports::{PortAllocator, PortLease};
 pub use relay::{Bridge, BridgeStats, MediaEngine, MediaError, Side};
 pub use sdp::{SdpError, SessionDescription};

@@ -134,7 +134,7 @@ impl MediaEngine {
 
     /// Leases pairs until one binds; a port held by another process is
     /// skipped (its lease is dropped and the cursor has moved on).
-    fn bind_pair(&self) -> Result<SidePair, MediaError> {
+    pub(super) fn bind_pair(&self) -> Result<SidePair, MediaError> {
         for _ in 0..self.allocator.capacity() {
             let lease = self.allocator.allocate_pair().ok_or(MediaError::NoPorts)?;
             let rtp = match bind_udp(SocketAddr::new(self.bind_ip, lease.rtp_port())) {
@@ -166,10 +166,10 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
 
 /// One side's sockets. Fields drop in order: the sockets close before the
 /// lease returns the ports to the allocator.
-struct SidePair {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
-    lease: PortLease,
+pub(super) struct SidePair {
+    pub(super) rtp: UdpSocket,
+    pub(super) rtcp: UdpSocket,
+    pub(super) lease: PortLease,
 }
 
 /// Where one side's peer is.

@@ -9,10 +9,12 @@
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 
+mod endpoint;
 #[cfg(test)]
 mod tests;
 mod types;
 
+pub use endpoint::{endpoint_answer, endpoint_offer, negotiate};
 use types::{find_direction, is_transport_attribute};
 pub use types::{Connection, Direction, Line, MediaSection, Origin, RtpMap, SdpError};
 
