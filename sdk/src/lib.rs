@@ -194,11 +194,12 @@ pub trait Plugin {
     }
 
     /// Drives a call one of this plugin's hooks took over
-    /// ([`Decision::take_over`]) with the functions of [`session`]. The
-    /// default hangs up.
+    /// ([`Decision::take_over`]) with the functions of [`session`]. When
+    /// it returns, the host ends the call if the session did not. The
+    /// default does nothing (so a plugin without sessions imports no
+    /// `call-control`).
     fn run_session(call: &Call) {
         let _ = call;
-        session::hangup();
     }
 
     /// Periodic work for `subject` (the manifest's `timer-interval-secs`):

@@ -10,6 +10,7 @@
 
 pub mod pcap;
 pub mod rtp;
+pub mod smtp;
 pub mod sip;
 pub mod sipp;
 
@@ -341,6 +342,16 @@ impl Pbx {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// Kills the host with SIGKILL (no shutdown at all, like a power cut)
+    /// and starts it again on the same data directory and SIP port.
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.restart_stopped();
     }
 
     /// Stops the host and starts it again on the same data directory and
