@@ -13,6 +13,19 @@
 //!   (the real source of a side's packets wins, NAT rebinding included).
 //!   Dropping the bridge aborts the tasks, closes the sockets and frees the
 //!   ports.
+//!
+//! Legs the host terminates itself (IVR, voicemail) get a [`MediaEndpoint`]
+//! instead of a bridge half: it plays samples, collects digits and records.
+//! Its building blocks:
+//! - [`g711`]: PCMU/PCMA ([`Codec`]), payload types 0/8.
+//! - [`rtp`]: RTP packet parsing and building.
+//! - [`dtmf`]: RFC 4733 telephone-event payloads and a detector giving one
+//!   digit per key press.
+//! - [`tone`]: beep, busy, ringback and error tones as 8 kHz samples.
+//! - [`wav`]: loading 8 kHz mono 16-bit WAV prompts and writing recordings
+//!   incrementally ([`wav::WavSink`]).
+//! - [`endpoint`]: the endpoint itself; [`sdp::negotiate`],
+//!   [`sdp::endpoint_answer`] and [`sdp::endpoint_offer`] do its SDP.
 
 pub mod dtmf;
 pub mod endpoint;

@@ -2,9 +2,9 @@
 //! voicemail): it plays samples, collects digits and records.
 //!
 //! One [`MediaEndpoint`] owns a leased RTP/RTCP port pair and two tasks:
-//! - the receive task ([`recv`]) latches onto the peer's real address,
-//!   detects RFC 4733 digits and feeds an active recording ([`record`]);
-//! - the send task ([`send`], from [`MediaEndpoint::start`]) sends one
+//! - the receive task (`recv.rs`) latches onto the peer's real address,
+//!   detects RFC 4733 digits and feeds an active recording (`recorder.rs`);
+//! - the send task (`send.rs`, from [`MediaEndpoint::start`]) sends one
 //!   20 ms packet every 20 ms: the samples being played, else silence.
 //!
 //! Clones share the endpoint. [`MediaEndpoint::close`] ends every pending

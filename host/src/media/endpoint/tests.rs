@@ -136,9 +136,11 @@ async fn play_sends_continuous_paced_packets() {
     let short: Arc<[i16]> = tone::beep().into();
     assert_eq!(ep.play(short, true).await, PlayEnd::Finished);
     tokio::time::sleep(Duration::from_millis(60)).await;
+    // Silence would flow forever: stop the stream, then drain the socket.
+    ep.close();
     let mut buf = [0u8; 2048];
     let mut got = Vec::new();
-    while let Ok(Ok((n, _))) = timeout(Duration::from_millis(30), peer.recv_from(&mut buf)).await {
+    while let Ok(Ok((n, _))) = timeout(Duration::from_millis(100), peer.recv_from(&mut buf)).await {
         let p = rtp::parse(&buf[..n]).unwrap();
         got.push((p.header, p.payload.iter().any(|b| *b != 0xFF)));
     }
