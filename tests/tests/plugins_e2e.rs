@@ -149,6 +149,46 @@ fn assert_final_once(run: &SippRun, code: u16) {
 }
 
 #[test]
+fn the_rejection_announcement_is_heard_as_early_media_before_the_433() {
+    let pbx = pbx(&[]);
+    enable(&pbx, ACR, "202", None);
+    let ear = centrale_tests::rtp::RtpPeer::bind(0x433);
+    let rejected = pbx
+        .sipp("trunk_uac_expect_433.xml")
+        .phone(&pbx.trunk())
+        .service("+31205552020")
+        .set("from_uri", "sip:anonymous@anonymous.invalid")
+        .set("display", "Anonymous")
+        .set("privacy", "id")
+        .set("rtp_port", ear.port())
+        .pause_ms(500)
+        .timeout_s(30)
+        .run();
+    pbx.check(&rejected, "anonymous call to 202 with the announcement");
+    assert_final_once(&rejected, 433);
+    let early = rejected
+        .received()
+        .iter()
+        .position(|m| m.is_response(183, "INVITE") && m.sdp_audio().is_some());
+    let rejection = rejected
+        .received()
+        .iter()
+        .position(|m| m.is_response(433, "INVITE"));
+    assert!(
+        matches!((early, rejection), (Some(e), Some(r)) if e < r),
+        "183 with SDP before the 433: {:?}",
+        rejected.received_summary()
+    );
+    // The prompt is a few seconds of speech: well over a second of packets.
+    let heard = ear.drain();
+    assert!(
+        heard.len() >= 50 && heard.iter().all(|p| p.payload_type == 0),
+        "{} PCMU packets of announcement reached the caller",
+        heard.len()
+    );
+}
+
+#[test]
 fn anonymous_outside_callers_are_rejected_only_by_users_who_enabled_it() {
     let pbx = pbx(&[]);
     enable(&pbx, ACR, "202", None);
