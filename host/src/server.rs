@@ -81,7 +81,12 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     });
     let blobs = crate::store::BlobStore::open(cfg.data_dir.join("blobs"))
         .context("cannot open the blob store")?;
-    let mailer = crate::mail::Mailer::new(store.clone(), blobs.clone(), cfg.mail.clone(), &cfg.data_dir);
+    let mailer = crate::mail::Mailer::new(
+        store.clone(),
+        blobs.clone(),
+        cfg.mail.clone(),
+        &cfg.data_dir,
+    );
     mailer.spawn_worker();
     let backend = Arc::new(
         crate::tenancy::backend::DbBackend::new(store.clone())

@@ -82,7 +82,9 @@ pub fn gather(
 
 /// One digit (`None` when nothing was pressed in `timeout_ms`).
 pub fn digit(prompt: &[Audio], timeout_ms: u32) -> Result<Option<char>, CallError> {
-    Ok(gather(prompt, 1, timeout_ms, timeout_ms, "")?.chars().next())
+    Ok(gather(prompt, 1, timeout_ms, timeout_ms, "")?
+        .chars()
+        .next())
 }
 
 /// How to record.

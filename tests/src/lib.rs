@@ -10,9 +10,9 @@
 
 pub mod pcap;
 pub mod rtp;
-pub mod smtp;
 pub mod sip;
 pub mod sipp;
+pub mod smtp;
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;

@@ -85,7 +85,8 @@ impl RtpScript {
             let seq = self.next_seq();
             let ts = (t0 + f * 160) as u32;
             let at = (start * 1e6) as u64 + f * 20_000;
-            self.packets.push((at, rtp(PT_PCMU, f == 0, seq, ts, &payload)));
+            self.packets
+                .push((at, rtp(PT_PCMU, f == 0, seq, ts, &payload)));
         }
     }
 

@@ -66,8 +66,7 @@ impl SmtpSink {
 
     /// A server on `port` (e.g. one the host already tries to reach).
     pub fn start_on(port: u16) -> SmtpSink {
-        let listener =
-            TcpListener::bind(("127.0.0.1", port)).expect("bind the SMTP port given");
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the SMTP port given");
         Self::on(listener)
     }
 

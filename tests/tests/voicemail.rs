@@ -82,7 +82,11 @@ fn three_second_message(pbx: &Pbx) -> PathBuf {
 
 fn assert_voicemail_mail(raw: &[u8], expected_secs: f64) {
     let mail = smtp::parse(raw);
-    assert_eq!(mail.to, vec!["user201@demo.centrale.test".to_string()], "{mail:?}");
+    assert_eq!(
+        mail.to,
+        vec!["user201@demo.centrale.test".to_string()],
+        "{mail:?}"
+    );
     assert!(
         mail.subject.contains("202"),
         "the subject names the caller: {}",
@@ -93,7 +97,15 @@ fn assert_voicemail_mail(raw: &[u8], expected_secs: f64) {
         .iter()
         .filter(|(name, ct, _)| name.ends_with(".wav") && ct == "audio/wav")
         .collect();
-    assert_eq!(wavs.len(), 1, "one WAV attached: {:?}", mail.attachments.iter().map(|a| (&a.0, &a.1)).collect::<Vec<_>>());
+    assert_eq!(
+        wavs.len(),
+        1,
+        "one WAV attached: {:?}",
+        mail.attachments
+            .iter()
+            .map(|a| (&a.0, &a.1))
+            .collect::<Vec<_>>()
+    );
     let (secs, rms) = smtp::wav_stats(&wavs[0].2);
     assert!(
         (secs - expected_secs).abs() <= 0.2,
@@ -176,7 +188,11 @@ fn the_lamp_lights_and_the_portal_deletes_the_message_with_rfc4733_digits() {
     enable(&pbx, "do-not-disturb", "201");
     let phone = pbx.phone();
     pbx.register(&phone, "201", "201", "demo201");
-    let mut lamp = pbx.sipp("uas_notify_many.xml").phone(&phone).timeout_s(120).spawn();
+    let mut lamp = pbx
+        .sipp("uas_notify_many.xml")
+        .phone(&phone)
+        .timeout_s(120)
+        .spawn();
     lamp.wait_bound();
 
     let audio = three_second_message(&pbx);
@@ -186,7 +202,11 @@ fn the_lamp_lights_and_the_portal_deletes_the_message_with_rfc4733_digits() {
     assert!(
         yes.is_some(),
         "201's phone got no NOTIFY with Messages-Waiting: yes, 1/0; got {:?}\n{}",
-        lamp.messages_so_far().iter().filter(|t| !t.sent).map(|t| t.msg.body.clone()).collect::<Vec<_>>(),
+        lamp.messages_so_far()
+            .iter()
+            .filter(|t| !t.sent)
+            .map(|t| t.msg.body.clone())
+            .collect::<Vec<_>>(),
         pbx.log_tail(40)
     );
     assert!(sink.next(MAIL_WAIT).is_some(), "the message was mailed");
@@ -204,7 +224,11 @@ fn the_lamp_lights_and_the_portal_deletes_the_message_with_rfc4733_digits() {
     assert!(
         no.is_some(),
         "after deleting, no NOTIFY said Messages-Waiting: no, 0/0; got {:?}\n{}",
-        lamp.messages_so_far().iter().filter(|t| !t.sent).map(|t| t.msg.body.clone()).collect::<Vec<_>>(),
+        lamp.messages_so_far()
+            .iter()
+            .filter(|t| !t.sent)
+            .map(|t| t.msg.body.clone())
+            .collect::<Vec<_>>(),
         pbx.log_tail(60)
     );
     assert_eq!(mwi(&pbx, "201"), "0/0");

@@ -467,7 +467,10 @@ schema = '''{ "type": "object", "properties": { "code": { "type": "integer", "mi
         let err = Manifest::from_toml(&new_cap_old_line).unwrap_err();
         assert_eq!(err.field, "capabilities");
         assert!(err.message.contains("0.2"), "{err}");
-        assert!(Manifest::from_toml(&new_cap_old_line.replace("wit = \"0.1\"", "wit = \"0.2\"")).is_ok());
+        assert!(
+            Manifest::from_toml(&new_cap_old_line.replace("wit = \"0.1\"", "wit = \"0.2\""))
+                .is_ok()
+        );
         let unknown = format!("{GOOD}\n[extra]\nx = 1\n");
         let err = Manifest::from_toml(&unknown).unwrap_err();
         assert!(err.message.contains("extra"), "{err}");

@@ -94,6 +94,7 @@ impl std::fmt::Debug for ServerTx {
 
 impl Switch {
     /// A switch over the given parts.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         endpoint: Arc<Endpoint>,
         store: Store,

@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
-use crate::runtime::types::{KvError as WitKvError, LocalTime, Subject, SubjectKind};
 use crate::runtime::host::{BlobError, BlobInfo, MailError, MailMessage};
+use crate::runtime::types::{KvError as WitKvError, LocalTime, Subject, SubjectKind};
 use crate::runtime::{BoxFuture, HostBackend, Scope};
 use crate::store::{KvError, Store};
 use crate::tenancy::plugins::{local_time, KvScope};
@@ -277,15 +277,15 @@ impl HostBackend for DbBackend {
             match self.store.user(scope.tenant_id, user_id).await {
                 Ok(Some(_)) => {}
                 _ => {
-                    tracing::info!(tenant = scope.tenant_id, subject, "message-waiting for an unknown subject ignored");
+                    tracing::info!(
+                        tenant = scope.tenant_id,
+                        subject,
+                        "message-waiting for an unknown subject ignored"
+                    );
                     return;
                 }
             }
-            if let Err(e) = self
-                .store
-                .mwi_set(scope.tenant_id, user_id, new, old)
-                .await
-            {
+            if let Err(e) = self.store.mwi_set(scope.tenant_id, user_id, new, old).await {
                 tracing::warn!("storing message-waiting: {e}");
             }
         })

@@ -62,7 +62,13 @@ impl Storage {
         }
     }
 
-    async fn check_quota(&self, store: &Store, scope: &KvScope, name: &str, size: u64) -> Result<(), BlobError> {
+    async fn check_quota(
+        &self,
+        store: &Store,
+        scope: &KvScope,
+        name: &str,
+        size: u64,
+    ) -> Result<(), BlobError> {
         let used = store.plugin_blob_usage(scope).await.map_err(unavailable)?;
         let replaced = store
             .plugin_blob_get(scope, name)
@@ -88,9 +94,16 @@ impl Storage {
     }
 
     /// Stores bytes under `name`.
-    pub async fn put(&self, store: &Store, scope: &Scope, name: &str, data: Vec<u8>) -> Result<(), BlobError> {
+    pub async fn put(
+        &self,
+        store: &Store,
+        scope: &Scope,
+        name: &str,
+        data: Vec<u8>,
+    ) -> Result<(), BlobError> {
         let scope = scope_of(scope);
-        self.check_quota(store, &scope, name, data.len() as u64).await?;
+        self.check_quota(store, &scope, name, data.len() as u64)
+            .await?;
         let sha = self.blobs.put(&data).await.map_err(unavailable)?;
         let old = store
             .plugin_blob_put(&scope, name, &sha, data.len() as u64)
@@ -101,7 +114,13 @@ impl Storage {
     }
 
     /// Moves a finished file in under `name`; its size.
-    pub async fn put_file(&self, store: &Store, scope: &Scope, name: &str, path: &Path) -> Result<u64, BlobError> {
+    pub async fn put_file(
+        &self,
+        store: &Store,
+        scope: &Scope,
+        name: &str,
+        path: &Path,
+    ) -> Result<u64, BlobError> {
         let scope = scope_of(scope);
         let size = tokio::fs::metadata(path).await.map_err(unavailable)?.len();
         self.check_quota(store, &scope, name, size).await?;
@@ -115,7 +134,12 @@ impl Storage {
     }
 
     /// Reads `name`.
-    pub async fn get(&self, store: &Store, scope: &Scope, name: &str) -> Result<Vec<u8>, BlobError> {
+    pub async fn get(
+        &self,
+        store: &Store,
+        scope: &Scope,
+        name: &str,
+    ) -> Result<Vec<u8>, BlobError> {
         let r = store
             .plugin_blob_get(&scope_of(scope), name)
             .await
@@ -125,7 +149,13 @@ impl Storage {
     }
 
     /// Points `to` at the content of `from`.
-    pub async fn copy(&self, store: &Store, scope: &Scope, from: &str, to: &str) -> Result<(), BlobError> {
+    pub async fn copy(
+        &self,
+        store: &Store,
+        scope: &Scope,
+        from: &str,
+        to: &str,
+    ) -> Result<(), BlobError> {
         let scope = scope_of(scope);
         let r = store
             .plugin_blob_get(&scope, from)
@@ -172,14 +202,16 @@ impl Storage {
 
     /// Bytes used.
     pub async fn usage(&self, store: &Store, scope: &Scope) -> u64 {
-        store
-            .plugin_blob_usage(&scope_of(scope))
-            .await
-            .unwrap_or(0)
+        store.plugin_blob_usage(&scope_of(scope)).await.unwrap_or(0)
     }
 
     /// Queues a plugin's mail, reading blob attachments from its scope.
-    pub async fn send_mail(&self, store: &Store, scope: &Scope, m: MailMessage) -> Result<u64, MailError> {
+    pub async fn send_mail(
+        &self,
+        store: &Store,
+        scope: &Scope,
+        m: MailMessage,
+    ) -> Result<u64, MailError> {
         let Some(mailer) = &self.mailer else {
             return Err(MailError::Unavailable("no outbox configured".into()));
         };

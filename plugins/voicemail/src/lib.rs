@@ -70,7 +70,12 @@ fn note_reason(call: &Call, reason: &str) {
 }
 
 pub(crate) fn reason_key(call: &Call) -> String {
-    let id: String = call.id().chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect();
+    let id: String = call
+        .id()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(64)
+        .collect();
     format!("reason/{id}")
 }
 

@@ -83,10 +83,18 @@ fn summary(lang: &str) -> Result<(), CallError> {
     }
     let mut items = vec![prompt("vm-you-have")];
     items.extend(say::number(lang, new));
-    items.push(prompt(if new == 1 { "vm-new-message" } else { "vm-new-messages" }));
+    items.push(prompt(if new == 1 {
+        "vm-new-message"
+    } else {
+        "vm-new-messages"
+    }));
     if saved > 0 {
         items.extend(say::number(lang, saved));
-        items.push(prompt(if saved == 1 { "vm-saved-message" } else { "vm-saved-messages" }));
+        items.push(prompt(if saved == 1 {
+            "vm-saved-message"
+        } else {
+            "vm-saved-messages"
+        }));
     }
     session::play(&items)?;
     Ok(())

@@ -36,7 +36,11 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl wit::blobs::Host for HostState {
-    async fn put(&mut self, name: String, data: Vec<u8>) -> wasmtime::Result<Result<(), BlobError>> {
+    async fn put(
+        &mut self,
+        name: String,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), BlobError>> {
         self.ctx.charge("blobs.put")?;
         if !valid_name(&name) {
             return Ok(Err(BlobError::InvalidName));
@@ -44,7 +48,11 @@ impl wit::blobs::Host for HostState {
         if data.len() > MAX_INSTANCE_BLOB {
             return Ok(Err(BlobError::QuotaExceeded));
         }
-        Ok(self.ctx.backend.blob_put(&self.ctx.scope, &name, data).await)
+        Ok(self
+            .ctx
+            .backend
+            .blob_put(&self.ctx.scope, &name, data)
+            .await)
     }
 
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<Vec<u8>, BlobError>> {
@@ -52,10 +60,12 @@ impl wit::blobs::Host for HostState {
         if !valid_name(&name) {
             return Ok(Err(BlobError::InvalidName));
         }
-        Ok(match self.ctx.backend.blob_get(&self.ctx.scope, &name).await {
-            Ok(data) if data.len() > MAX_INSTANCE_BLOB => Err(BlobError::QuotaExceeded),
-            other => other,
-        })
+        Ok(
+            match self.ctx.backend.blob_get(&self.ctx.scope, &name).await {
+                Ok(data) if data.len() > MAX_INSTANCE_BLOB => Err(BlobError::QuotaExceeded),
+                other => other,
+            },
+        )
     }
 
     async fn copy(

@@ -242,11 +242,15 @@ impl wit::call_control::Host for HostState {
             return Ok(Err(no_session()));
         };
         if !super::blobs::valid_name(&name) {
-            return Ok(Err(CallError::Invalid(format!("blob name `{name}` refused"))));
+            return Ok(Err(CallError::Invalid(format!(
+                "blob name `{name}` refused"
+            ))));
         }
         if options.max_duration_ms == 0
             || options.max_duration_ms > MAX_RECORD_MS
-            || options.silence_timeout_ms.is_some_and(|s| s > MAX_RECORD_MS)
+            || options
+                .silence_timeout_ms
+                .is_some_and(|s| s > MAX_RECORD_MS)
             || !valid_digits(&options.terminators)
         {
             return Ok(Err(CallError::Invalid(

@@ -20,16 +20,12 @@ pub(crate) fn link<T: Send + 'static>(
 ) -> wasmtime::Result<bool> {
     match cap {
         Capability::Log => old::log::add_to_linker::<T, HasSelf<HostState>>(linker, get)?,
-        Capability::Settings => {
-            old::settings::add_to_linker::<T, HasSelf<HostState>>(linker, get)?
-        }
+        Capability::Settings => old::settings::add_to_linker::<T, HasSelf<HostState>>(linker, get)?,
         Capability::Kv => old::kv::add_to_linker::<T, HasSelf<HostState>>(linker, get)?,
         Capability::Directory => {
             old::directory::add_to_linker::<T, HasSelf<HostState>>(linker, get)?
         }
-        Capability::Schedule => {
-            old::schedule::add_to_linker::<T, HasSelf<HostState>>(linker, get)?
-        }
+        Capability::Schedule => old::schedule::add_to_linker::<T, HasSelf<HostState>>(linker, get)?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -71,7 +67,9 @@ impl old::kv::Host for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), old::kv::KvError>> {
-        Ok(wit::kv::Host::set(self, key, value).await?.map_err(kv_error))
+        Ok(wit::kv::Host::set(self, key, value)
+            .await?
+            .map_err(kv_error))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), old::kv::KvError>> {

@@ -48,7 +48,9 @@ pub fn check_message(m: &MailMessage) -> Result<(), String> {
         return Err("no recipient in `to`".to_string());
     }
     if recipients > MAX_RECIPIENTS {
-        return Err(format!("{recipients} recipients (at most {MAX_RECIPIENTS})"));
+        return Err(format!(
+            "{recipients} recipients (at most {MAX_RECIPIENTS})"
+        ));
     }
     if let Some(bad) = m.to.iter().chain(&m.cc).find(|a| !plausible_address(a)) {
         return Err(format!("`{bad}` is not a mail address"));

@@ -51,7 +51,11 @@ impl wit::prompts::Host for HostState {
         Ok(items(say::say_digits(language(&language_tag), &digits)))
     }
 
-    async fn say_number(&mut self, language_tag: String, n: u64) -> wasmtime::Result<Vec<AudioItem>> {
+    async fn say_number(
+        &mut self,
+        language_tag: String,
+        n: u64,
+    ) -> wasmtime::Result<Vec<AudioItem>> {
         self.ctx.charge("prompts.say-number")?;
         Ok(items(say::say_number(language(&language_tag), n)))
     }
@@ -66,6 +70,10 @@ impl wit::prompts::Host for HostState {
         let backend = &self.ctx.backend;
         let when = local(backend.local_time(tenant, unix_ms));
         let today = local(backend.local_time(tenant, backend.now_ms()));
-        Ok(items(say::say_datetime(language(&language_tag), &when, &today)))
+        Ok(items(say::say_datetime(
+            language(&language_tag),
+            &when,
+            &today,
+        )))
     }
 }

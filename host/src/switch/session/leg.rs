@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::media::prompts::{Language, PromptLibrary};
 use crate::media::endpoint::{
     DigitWait, MediaEndpoint, PlayEnd as MediaPlayEnd, RecordEnd as MediaRecordEnd,
     RecordOptions as MediaRecordOptions,
 };
+use crate::media::prompts::{Language, PromptLibrary};
 use crate::media::{tone, wav};
 use crate::runtime::host::call_control::{
     CallError, DialOutcome, GatherOptions, PlayEnd, PlayItem, RecordEnd, RecordOptions,
@@ -136,8 +136,7 @@ impl Leg {
         })?;
         if send {
             let mut r = Response::to(self.a_tx.request(), 183, Some(&self.a_tag));
-            r.headers
-                .push("Contact", format!("<{}>", self.contact()));
+            r.headers.push("Contact", format!("<{}>", self.contact()));
             r.set_body("application/sdp", self.answer_sdp.clone().into_bytes());
             self.a_tx.respond(r);
         }
@@ -217,8 +216,7 @@ impl Leg {
         })?;
         if send {
             let mut r = Response::to(self.a_tx.request(), 200, Some(&self.a_tag));
-            r.headers
-                .push("Contact", format!("<{}>", self.contact()));
+            r.headers.push("Contact", format!("<{}>", self.contact()));
             r.headers.push("Allow", super::super::ALLOW);
             r.set_body("application/sdp", self.answer_sdp.clone().into_bytes());
             self.a_tx.respond(r);
@@ -343,7 +341,8 @@ impl SessionLeg for Leg {
         Box::pin(async move {
             self.do_answer()?;
             if options.beep {
-                self.play_items(&[PlayItem::Tone(Tone::Beep)], false).await?;
+                self.play_items(&[PlayItem::Tone(Tone::Beep)], false)
+                    .await?;
             }
             // Digits pressed before the beep (to skip the greeting) must
             // not end the recording at once.
@@ -388,8 +387,7 @@ impl SessionLeg for Leg {
     ) -> BoxFuture<'a, Result<DialOutcome, CallError>> {
         Box::pin(async move {
             Err(CallError::Unavailable(
-                "dial is not available in this host version; use transfer before answering"
-                    .into(),
+                "dial is not available in this host version; use transfer before answering".into(),
             ))
         })
     }

@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::call::Call;
 use super::pipeline::SessionRef;
 use super::{CallEvent, ALLOW};
-use crate::media::prompts::{Language, PromptLibrary};
 use crate::media::endpoint::MediaEndpoint;
+use crate::media::prompts::{Language, PromptLibrary};
 use crate::media::sdp;
 use crate::runtime::host::call_control::PlayItem;
 use crate::runtime::SessionOutcome;
@@ -95,7 +95,11 @@ impl Call {
     /// Runs `session` for `subject` on this call. Returns the destination
     /// of a blind transfer, when the session asked for one (the caller is
     /// then still unanswered and the switch routes on).
-    pub(super) async fn take_over(&mut self, subject: &User, session: SessionRef) -> Option<String> {
+    pub(super) async fn take_over(
+        &mut self,
+        subject: &User,
+        session: SessionRef,
+    ) -> Option<String> {
         let runner = self.sw.hooks.clone()?;
         let leg = self.host_leg().await?;
         let (dummy_tx, dummy_rx) = mpsc::channel(1);
@@ -290,7 +294,10 @@ mod tests {
             info_digit("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"),
             Some('5')
         );
-        assert_eq!(info_digit("application/dtmf-relay", "Signal= #\r\n"), Some('#'));
+        assert_eq!(
+            info_digit("application/dtmf-relay", "Signal= #\r\n"),
+            Some('#')
+        );
         assert_eq!(info_digit("application/dtmf", "7"), Some('7'));
         assert_eq!(info_digit("application/dtmf", "77"), None);
         assert_eq!(info_digit("text/plain", "Signal=5"), None);
