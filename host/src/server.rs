@@ -111,6 +111,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     ));
     let warmed = features.warm().await;
     tracing::info!(plugins = warmed, "plugins loaded");
+    features.spawn_timers(Duration::from_secs(30));
     let features: Arc<dyn crate::switch::pipeline::HookRunner> = features;
     let switch = Switch::new(
         endpoint.clone(),

@@ -78,6 +78,91 @@ impl Features {
         &self.runtime
     }
 
+    /// Runs `timers.on-timer` of every plugin whose manifest asks for it
+    /// (`timer-interval-secs`) for every user it is active for, when due.
+    /// `last` remembers when each (tenant, plugin, subject) last ran.
+    /// Returns how many timers ran. One subject at a time: maintenance is
+    /// not urgent, calls are.
+    pub async fn run_due_timers(
+        &self,
+        last: &mut HashMap<(i64, String, i64), std::time::Instant>,
+    ) -> usize {
+        let tenants = match self.store.list_tenants().await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("timers: listing tenants: {e}");
+                return 0;
+            }
+        };
+        let mut ran = 0;
+        for tenant in tenants {
+            let users = match self.store.list_users(tenant.id).await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::warn!("timers: listing users: {e}");
+                    continue;
+                }
+            };
+            for user in users {
+                let active = match self.store.active_plugins_for_subject(tenant.id, user.id).await {
+                    Ok(a) => a,
+                    Err(_) => continue,
+                };
+                for a in active {
+                    let Some(plugin) = self.load(&a).await else {
+                        continue;
+                    };
+                    let Some(every) = plugin.manifest().timer_interval_secs else {
+                        continue;
+                    };
+                    let key = (tenant.id, a.plugin_id.clone(), user.id);
+                    let due = last
+                        .get(&key)
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(u64::from(every)));
+                    if !due {
+                        continue;
+                    }
+                    last.insert(key, std::time::Instant::now());
+                    let scope = Scope {
+                        tenant_id: tenant.id,
+                        tenant_domain: tenant.domain.clone(),
+                        plugin_id: a.plugin_id.clone(),
+                        subject_id: Some(user.id),
+                    };
+                    self.runtime.backend().prime_settings(&scope, &a.settings_json);
+                    let outcome = self.runtime.run_timer(&plugin, scope, subject(&user)).await;
+                    if let HookOutcome::Fault { kind, message } = &outcome {
+                        tracing::warn!(
+                            tenant = %tenant.domain, plugin = plugin.id(), subject = %user.extension,
+                            fault = kind.name(), "timer fault: {message}"
+                        );
+                    }
+                    ran += 1;
+                }
+            }
+        }
+        ran
+    }
+
+    /// Runs [`Features::run_due_timers`] every `tick` until the runtime
+    /// is dropped.
+    pub fn spawn_timers(self: &Arc<Self>, tick: Duration) -> tokio::task::JoinHandle<()> {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last = HashMap::new();
+            loop {
+                tokio::time::sleep(tick).await;
+                let Some(features) = me.upgrade() else {
+                    return;
+                };
+                let ran = features.run_due_timers(&mut last).await;
+                if ran > 0 {
+                    tracing::debug!(ran, "plugin timers ran");
+                }
+            }
+        })
+    }
+
     fn cached(&self, sha256: &str) -> Option<Arc<LoadedPlugin>> {
         self.loaded.lock().ok()?.get(sha256).cloned()
     }

@@ -388,6 +388,28 @@ impl TestBench {
             .await
     }
 
+    /// `timers.on-timer` for the subject `subject_id` (added with
+    /// [`TestBench::add_user`] or a call's `to_user`); panics on a fault.
+    pub async fn timer(&self, subject_id: u64) {
+        let subject = centrale_host::runtime::types::Subject {
+            id: subject_id,
+            kind: centrale_host::runtime::types::SubjectKind::User,
+            extension: None,
+            numbers: Vec::new(),
+            display_name: String::new(),
+        };
+        let outcome = self
+            .runtime()
+            .run_timer(&self.plugin, self.scope(Some(subject_id)), subject)
+            .await;
+        if let HookOutcome::Fault { kind, message } = outcome {
+            panic!(
+                "centrale-testbench: {} `on-timer` faulted ({kind}): {message}",
+                self.plugin.id()
+            );
+        }
+    }
+
     async fn decide(&self, call: HookCall) -> Decision {
         let hook = call.hook();
         match self.invoke(call).await {
