@@ -185,17 +185,20 @@ async fn a_looping_session_runs_out_of_its_cpu_budget_and_others_go_on() {
     let backend = backend();
     let rt = session_runtime(backend.clone());
     // Tenant A's polite session runs at the same time as B's loop.
-    let (looping, polite) = tokio::join!(
-        run_mode(&rt, &backend, TENANT_B, "loop"),
-        async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            other_tenant_still_served(&rt).await;
-            run_mode(&rt, &backend, TENANT_A, "polite").await
-        }
-    );
+    let (looping, polite) = tokio::join!(run_mode(&rt, &backend, TENANT_B, "loop"), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        other_tenant_still_served(&rt).await;
+        run_mode(&rt, &backend, TENANT_A, "polite").await
+    });
     let (outcome, leg, took) = looping;
     assert!(
-        matches!(outcome, SessionOutcome::Fault { kind: FaultKind::OutOfFuel | FaultKind::Timeout, .. }),
+        matches!(
+            outcome,
+            SessionOutcome::Fault {
+                kind: FaultKind::OutOfFuel | FaultKind::Timeout,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     assert_eq!(leg.events(), vec!["answer".to_string()]);
@@ -210,7 +213,13 @@ async fn a_trapping_session_is_a_trap_fault() {
     let rt = session_runtime(backend.clone());
     let (outcome, _, took) = run_mode(&rt, &backend, TENANT_B, "trap").await;
     assert!(
-        matches!(outcome, SessionOutcome::Fault { kind: FaultKind::Trap, .. }),
+        matches!(
+            outcome,
+            SessionOutcome::Fault {
+                kind: FaultKind::Trap,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     assert!(took < Duration::from_secs(5));
@@ -223,7 +232,13 @@ async fn waiting_past_the_session_limit_ends_the_session() {
     let rt = session_runtime(backend.clone());
     let (outcome, leg, took) = run_mode(&rt, &backend, TENANT_B, "sleepy").await;
     assert!(
-        matches!(outcome, SessionOutcome::Fault { kind: FaultKind::Timeout, .. }),
+        matches!(
+            outcome,
+            SessionOutcome::Fault {
+                kind: FaultKind::Timeout,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     assert!(leg.events().contains(&"sleep 600000".to_string()));
@@ -241,7 +256,12 @@ async fn a_0_1_plugin_has_no_session() {
     assert_eq!(good.wit_line(), WitLine::V0_1);
     let leg = Arc::new(FakeLeg::default());
     let outcome = rt
-        .run_session(&good, scope(TENANT_A, &good, Some(1)), call(TENANT_A, "s", false), leg.clone())
+        .run_session(
+            &good,
+            scope(TENANT_A, &good, Some(1)),
+            call(TENANT_A, "s", false),
+            leg.clone(),
+        )
         .await;
     assert_eq!(outcome, SessionOutcome::NoSession);
     assert!(leg.events().is_empty());

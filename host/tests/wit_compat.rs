@@ -15,10 +15,9 @@ use serde_json::json;
 
 fn load_0_1(rt: &Runtime, id: &str) -> std::sync::Arc<LoadedPlugin> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wit-0.1");
-    let manifest = Manifest::from_toml(
-        &std::fs::read_to_string(dir.join(format!("{id}.toml"))).unwrap(),
-    )
-    .unwrap();
+    let manifest =
+        Manifest::from_toml(&std::fs::read_to_string(dir.join(format!("{id}.toml"))).unwrap())
+            .unwrap();
     assert_eq!(manifest.wit, "0.1", "{id}: a 0.1 manifest");
     let wasm = std::fs::read(dir.join(format!("{}.wasm", id.replace('-', "_")))).unwrap();
     let plugin = rt

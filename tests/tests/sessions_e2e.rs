@@ -18,7 +18,14 @@ fn build_hostile() -> (PathBuf, PathBuf) {
     let target = target_dir().join("test-plugins");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
@@ -55,7 +62,16 @@ fn install(pbx: &Pbx) {
     );
     admin(
         pbx,
-        &["licence", "grant", "--tenant", DEMO_DOMAIN, "--plugin", PLUGIN, "--quantity", "3"],
+        &[
+            "licence",
+            "grant",
+            "--tenant",
+            DEMO_DOMAIN,
+            "--plugin",
+            PLUGIN,
+            "--quantity",
+            "3",
+        ],
         "licence grant",
     );
 }
@@ -65,8 +81,16 @@ fn enable(pbx: &Pbx, user: &str, mode: &str) {
     admin(
         pbx,
         &[
-            "plugin", "enable", "--tenant", DEMO_DOMAIN, "--plugin", PLUGIN, "--user", user,
-            "--settings", &settings,
+            "plugin",
+            "enable",
+            "--tenant",
+            DEMO_DOMAIN,
+            "--plugin",
+            PLUGIN,
+            "--user",
+            user,
+            "--settings",
+            &settings,
         ],
         "plugin enable",
     );

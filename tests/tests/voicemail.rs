@@ -289,3 +289,89 @@ fn kill_9_during_and_after_a_recording_loses_no_completed_message() {
         assert_voicemail_mail(&mail.data, 3.0);
     }
 }
+
+fn voicemail_settings(pbx: &Pbx, user: &str, json: &str) {
+    pbx.cli(&[
+        "plugin",
+        "settings",
+        "--tenant",
+        centrale_tests::DEMO_DOMAIN,
+        "--plugin",
+        "voicemail",
+        "--user",
+        user,
+        json,
+    ])
+    .assert_success("plugin settings voicemail");
+}
+
+#[test]
+fn a_greeting_only_box_plays_its_greeting_then_forwards_the_call() {
+    let sink = SmtpSink::start();
+    let pbx = pbx(sink.port, &[]);
+    // A department number (201) that only greets and sends callers on to 203.
+    voicemail_settings(
+        &pbx,
+        "201",
+        r#"{"email":"user201@demo.centrale.test","mode":"greeting-only","forward_to":"203"}"#,
+    );
+    let phone203 = pbx.phone();
+    pbx.register(&phone203, "203", "203", "demo203");
+    let mut uas = pbx
+        .sipp("uas_answer.xml")
+        .phone(&phone203)
+        .timeout_s(60)
+        .spawn();
+    uas.wait_bound();
+    let tone = pcap(&pbx, "hello.pcap", |s| s.tone(0.2, 1.0, 440.0));
+    let run = call_and_hang_up(&pbx, "202", "201", &tone, 1_500);
+    pbx.check(&run, "202 calling 201's greeting-only box");
+    let early = run
+        .received()
+        .iter()
+        .position(|m| m.is_response(183, "INVITE"));
+    let answer = run
+        .received()
+        .iter()
+        .position(|m| m.is_response(200, "INVITE"));
+    assert!(
+        matches!((early, answer), (Some(e), Some(a)) if e < a),
+        "the greeting comes as early media (183) before 203 answers: {:?}",
+        run.received_summary()
+    );
+    let uas = uas.wait(Duration::from_secs(30));
+    pbx.check(&uas, "203 answering the forwarded call");
+    let invite = uas
+        .find_received(|m| m.is_request("INVITE"))
+        .expect("203 got the INVITE");
+    let diversion = invite.header_all("Diversion").join(" | ");
+    assert!(
+        diversion.contains("sip:201@") && diversion.contains("reason=deflection"),
+        "Diversion: {diversion}"
+    );
+    assert!(
+        sink.next(Duration::from_secs(3)).is_none(),
+        "greeting-only mails nothing"
+    );
+}
+
+#[test]
+fn a_mail_only_box_mails_the_message_and_keeps_none() {
+    let sink = SmtpSink::start();
+    let pbx = pbx(sink.port, &[]);
+    voicemail_settings(
+        &pbx,
+        "201",
+        r#"{"email":"user201@demo.centrale.test","mode":"mail-only","cc":"boss@demo.centrale.test"}"#,
+    );
+    let audio = three_second_message(&pbx);
+    let run = call_and_hang_up(&pbx, "202", "201", &audio, 5_500);
+    pbx.check(&run, "202 leaving a message in a mail-only box");
+    let mail = sink.next(MAIL_WAIT).expect("the message is mailed");
+    assert_voicemail_mail(&mail.data, 3.0);
+    assert_eq!(
+        smtp::parse(&mail.data).cc,
+        vec!["boss@demo.centrale.test".to_string()]
+    );
+    assert_eq!(mwi(&pbx, "201"), "0/0", "nothing kept, no lamp");
+}

@@ -104,7 +104,11 @@ impl Features {
                 }
             };
             for user in users {
-                let active = match self.store.active_plugins_for_subject(tenant.id, user.id).await {
+                let active = match self
+                    .store
+                    .active_plugins_for_subject(tenant.id, user.id)
+                    .await
+                {
                     Ok(a) => a,
                     Err(_) => continue,
                 };
@@ -129,7 +133,9 @@ impl Features {
                         plugin_id: a.plugin_id.clone(),
                         subject_id: Some(user.id),
                     };
-                    self.runtime.backend().prime_settings(&scope, &a.settings_json);
+                    self.runtime
+                        .backend()
+                        .prime_settings(&scope, &a.settings_json);
                     let outcome = self.runtime.run_timer(&plugin, scope, subject(&user)).await;
                     if let HookOutcome::Fault { kind, message } = &outcome {
                         tracing::warn!(

@@ -5,12 +5,12 @@ use centrale_sdk::prelude::*;
 use centrale_sdk::session::{self, blob, prompt, CallError, RecordEnd, RecordOptions};
 
 use crate::box_store::{self, Message};
-use crate::Settings;
+use crate::{Ended, Settings};
 
 /// Recordings shorter than this are dropped (a caller who hung up at the beep).
 const MIN_MESSAGE_MS: u32 = 500;
 
-pub(crate) fn run(call: &Call, s: &Settings) -> Result<(), CallError> {
+pub(crate) fn run(call: &Call, s: &Settings) -> Result<Ended, CallError> {
     let key = crate::reason_key(call);
     let reason = kv::get(&key)
         .and_then(|v| String::from_utf8(v).ok())
@@ -22,15 +22,16 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<(), CallError> {
     if s.mode == "greeting-only" {
         session::play_all(&greeting)?;
         if !s.forward_to.is_empty() {
-            return session::transfer(&s.forward_to);
+            session::transfer(&s.forward_to)?;
+            return Ok(Ended::Transferred);
         }
-        return Ok(());
+        return Ok(Ended::Done);
     }
     let quota_ms = u64::from(s.quota_minutes) * 60_000;
     if s.mode == "box" && box_store::used_ms() >= quota_ms {
         session::answer()?;
         session::play_all(&[prompt("vm-box-full"), prompt("vm-goodbye")])?;
-        return Ok(());
+        return Ok(Ended::Done);
     }
     session::answer()?;
     // The caller may skip the greeting with #.
@@ -53,7 +54,7 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<(), CallError> {
     let rec = session::record(&m.blob(), &options)?;
     if rec.duration_ms < MIN_MESSAGE_MS {
         let _ = blobs::delete(&m.blob());
-        return Ok(());
+        return Ok(Ended::Done);
     }
     let m = Message {
         duration_ms: rec.duration_ms,
@@ -72,7 +73,7 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<(), CallError> {
     if rec.ended_by != RecordEnd::HungUp {
         session::play_all(&[prompt("vm-message-saved"), prompt("vm-goodbye")])?;
     }
-    Ok(())
+    Ok(Ended::Done)
 }
 
 /// The owner's greeting for `reason` if recorded, else the standard one.

@@ -79,6 +79,14 @@ pub(crate) fn reason_key(call: &Call) -> String {
     format!("reason/{id}")
 }
 
+/// How a session ended (when it did not fail).
+pub(crate) enum Ended {
+    /// The caller was served; the session hangs up.
+    Done,
+    /// The call went on elsewhere (greeting-only with forwarding).
+    Transferred,
+}
+
 struct Voicemail;
 
 impl Plugin for Voicemail {
@@ -121,14 +129,18 @@ impl Plugin for Voicemail {
         }
         let own = call.caller().subject().map(|c| c.id) == Some(call.subject().id);
         let result = if own && call.dialled() == s.portal_code {
-            portal::run(call, &s)
+            portal::run(call, &s).map(|()| Ended::Done)
         } else {
             deposit::run(call, &s)
         };
-        if let Err(e) = result {
-            log::info(&format!("session ended: {e:?}"));
+        match result {
+            Ok(Ended::Transferred) => {}
+            Ok(Ended::Done) => session::hangup(),
+            Err(e) => {
+                log::info(&format!("session ended: {e:?}"));
+                session::hangup();
+            }
         }
-        session::hangup();
     }
 
     fn on_timer(subject: &Subject) {

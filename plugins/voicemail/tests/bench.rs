@@ -24,7 +24,13 @@ async fn unanswered_busy_and_unreachable_calls_go_to_the_box() {
 async fn the_portal_code_is_taken_over_and_other_numbers_are_not() {
     let bench = TestBench::for_plugin(env!("CARGO_MANIFEST_DIR"));
     bench.add_user(201, "201");
-    let to = |n: &str| bench.call().from_user(201, "201").to_user(201, "201").dialled(n);
+    let to = |n: &str| {
+        bench
+            .call()
+            .from_user(201, "201")
+            .to_user(201, "201")
+            .dialled(n)
+    };
     assert_eq!(bench.originate(to("1233")).await, Decision::TakeOver);
     assert_eq!(bench.originate(to("202")).await, Decision::Proceed);
     bench.set_user_settings(201, json!({ "portal_code": "*86" }));
@@ -49,7 +55,10 @@ async fn the_timer_removes_messages_past_the_retention_period() {
     bench.kv_insert(Some(201), "msg/recent", &message("recent", NOW - DAY_MS));
     bench.timer(201).await;
     let kv = bench.kv(Some(201));
-    assert!(!kv.contains_key("msg/old"), "15 days old: removed (default 14)");
+    assert!(
+        !kv.contains_key("msg/old"),
+        "15 days old: removed (default 14)"
+    );
     assert!(kv.contains_key("msg/recent"), "1 day old: kept");
 
     // A longer retention keeps more.

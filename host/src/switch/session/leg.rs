@@ -282,7 +282,12 @@ impl SessionLeg for Leg {
     }
 
     fn hangup(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.end(480, "no-answer").await })
+        Box::pin(async move {
+            // After a transfer the call is no longer the session's to end.
+            if self.with_state(|s| s.transfer.is_none()) {
+                self.end(480, "no-answer").await
+            }
+        })
     }
 
     fn play<'a>(
