@@ -130,3 +130,134 @@ fn a_looping_or_trapping_session_plays_the_error_prompt_and_ends_the_call() {
     let log = pbx.log();
     assert!(log.contains("session fault"), "the faults are logged");
 }
+
+/// The component with a custom section appended: the same code, other
+/// bytes (so another content hash, as a rebuilt new version has).
+fn with_custom_section(wasm: &[u8], name: &str) -> Vec<u8> {
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(b"rebuilt");
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section
+    out.push(payload.len() as u8); // LEB128, < 128
+    out.extend_from_slice(&payload);
+    out
+}
+
+fn session_versions(pbx: &Pbx) -> Vec<(String, String)> {
+    pbx.log()
+        .lines()
+        .filter(|l| l.contains("session started") && l.contains(PLUGIN))
+        .filter_map(|l| {
+            let version = l.split("version=").nth(1)?.split_whitespace().next()?;
+            let call = l.split("call_id=").nth(1)?.split_whitespace().next()?;
+            Some((call.to_string(), version.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_version_serves_new_calls_while_a_running_session_finishes_on_the_old_one() {
+    let pbx = Pbx::start_demo_with_plugins(&[]);
+    let (manifest, wasm) = build_hostile();
+    // Version 0.1.0, private to the demo tenant (an integrator's plugin).
+    admin(
+        &pbx,
+        &[
+            "plugin",
+            "install",
+            &manifest.display().to_string(),
+            &wasm.display().to_string(),
+            "--tenant",
+            DEMO_DOMAIN,
+        ],
+        "plugin install 0.1.0",
+    );
+    admin(
+        &pbx,
+        &[
+            "licence",
+            "grant",
+            "--tenant",
+            DEMO_DOMAIN,
+            "--plugin",
+            PLUGIN,
+            "--quantity",
+            "3",
+        ],
+        "licence grant",
+    );
+    enable(&pbx, "201", "slow");
+
+    let call = |ear: &RtpPeer| {
+        pbx.sipp("uac_wait_bye.xml")
+            .service("201")
+            .set("aor", "202")
+            .set("rtp_port", ear.port())
+            .auth("202", "demo202")
+            .timeout_s(60)
+            .spawn()
+    };
+    let ear1 = RtpPeer::bind(1);
+    let first = call(&ear1);
+    let started = centrale_tests::wait_for(Duration::from_secs(20), || {
+        (!session_versions(&pbx).is_empty()).then_some(())
+    });
+    assert!(
+        started.is_some(),
+        "the first session did not start\n{}",
+        pbx.log_tail(30)
+    );
+
+    // 0.2.0 is installed while the first session runs.
+    let v2_manifest = pbx.dir().join("plugin-0.2.0.toml");
+    let v2_wasm = pbx.dir().join("plugin-0.2.0.wasm");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &v2_manifest,
+        text.replace("version = \"0.1.0\"", "version = \"0.2.0\""),
+    )
+    .unwrap();
+    std::fs::write(
+        &v2_wasm,
+        with_custom_section(&std::fs::read(&wasm).unwrap(), "v2"),
+    )
+    .unwrap();
+    admin(
+        &pbx,
+        &[
+            "plugin",
+            "install",
+            &v2_manifest.display().to_string(),
+            &v2_wasm.display().to_string(),
+            "--tenant",
+            DEMO_DOMAIN,
+        ],
+        "plugin install 0.2.0 during a call",
+    );
+    let ear2 = RtpPeer::bind(2);
+    let second = call(&ear2);
+
+    let first = first.wait(Duration::from_secs(40));
+    pbx.check(&first, "the call in flight, on 0.1.0");
+    let second = second.wait(Duration::from_secs(40));
+    pbx.check(&second, "the next call, on 0.2.0");
+    let versions = session_versions(&pbx);
+    let first_id = first
+        .find_received(|m| m.is_request("BYE"))
+        .and_then(|m| m.header("Call-ID").map(str::to_string))
+        .expect("the first call was hung up by the host");
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    for (call_id, version) in &versions {
+        let expected = if *call_id == first_id {
+            "0.1.0"
+        } else {
+            "0.2.0"
+        };
+        assert_eq!(version, expected, "call {call_id}: {versions:?}");
+    }
+    assert!(
+        ear1.drain().len() >= 10 && ear2.drain().len() >= 10,
+        "both heard the beep"
+    );
+}

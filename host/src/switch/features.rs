@@ -463,7 +463,8 @@ impl HookRunner for Features {
                 .backend()
                 .prime_settings(&scope, &session.settings);
             tracing::info!(
-                tenant = %call.tenant.domain, plugin = plugin.id(), call_id = %call.id,
+                tenant = %call.tenant.domain, plugin = plugin.id(),
+                version = %plugin.manifest().version, call_id = %call.id,
                 "session started"
             );
             let outcome = self

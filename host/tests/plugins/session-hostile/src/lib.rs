@@ -33,6 +33,10 @@ impl Plugin for Hostile {
             "sleepy" => {
                 let _ = session::sleep(600_000);
             }
+            "slow" => {
+                let _ = session::play_all(&[session::Audio::Tone(session::Tone::Beep)]);
+                let _ = session::sleep(4_000);
+            }
             _ => {
                 let _ = session::play_all(&[session::Audio::Tone(session::Tone::Beep)]);
             }
