@@ -14,7 +14,15 @@ const PLUGIN: &str = "test-session-hostile";
 
 /// Builds host/tests/plugins/session-hostile (a WIT 0.2 component).
 fn build_hostile() -> (PathBuf, PathBuf) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/tests/plugins/session-hostile");
+    build_test_plugin("session-hostile")
+}
+
+/// Builds the test plugin crate host/tests/plugins/<dir>: its manifest and
+/// component paths.
+fn build_test_plugin(dir: &str) -> (PathBuf, PathBuf) {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../host/tests/plugins")
+        .join(dir);
     let target = target_dir().join("test-plugins");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
@@ -26,7 +34,7 @@ fn build_hostile() -> (PathBuf, PathBuf) {
             "wasm32-wasip2",
             "--manifest-path",
         ])
-        .arg(dir.join("Cargo.toml"))
+        .arg(crate_dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
         .env_remove("RUSTFLAGS")
@@ -35,12 +43,13 @@ fn build_hostile() -> (PathBuf, PathBuf) {
         .expect("run cargo");
     assert!(
         out.status.success(),
-        "building the hostile session plugin failed:\n{}",
+        "building the test plugin {dir} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let lib = format!("centrale_test_{}", dir.replace('-', "_"));
     (
-        dir.join("plugin.toml"),
-        target.join("wasm32-wasip2/release/centrale_test_session_hostile.wasm"),
+        crate_dir.join("plugin.toml"),
+        target.join(format!("wasm32-wasip2/release/{lib}.wasm")),
     )
 }
 
@@ -260,4 +269,66 @@ fn a_new_version_serves_new_calls_while_a_running_session_finishes_on_the_old_on
         ear1.drain().len() >= 10 && ear2.drain().len() >= 10,
         "both heard the beep"
     );
+}
+
+#[test]
+fn a_plugin_plays_the_prompts_it_ships() {
+    let pbx = Pbx::start_demo_with_plugins(&[]);
+    let (manifest, wasm) = build_test_plugin("session-prompt");
+    let out = pbx.cli(&[
+        "plugin",
+        "install",
+        &manifest.display().to_string(),
+        &wasm.display().to_string(),
+    ]);
+    out.assert_success("plugin install");
+    assert!(out.stdout.contains("prompts: 1"), "{}", out.stdout);
+    let id = "test-session-prompt";
+    admin(
+        &pbx,
+        &[
+            "licence",
+            "grant",
+            "--tenant",
+            DEMO_DOMAIN,
+            "--plugin",
+            id,
+            "--quantity",
+            "1",
+        ],
+        "licence grant",
+    );
+    admin(
+        &pbx,
+        &[
+            "plugin",
+            "enable",
+            "--tenant",
+            DEMO_DOMAIN,
+            "--plugin",
+            id,
+            "--user",
+            "201",
+        ],
+        "plugin enable",
+    );
+    let ear = RtpPeer::bind(0x9e110);
+    let run = pbx
+        .sipp("uac_wait_bye.xml")
+        .service("201")
+        .set("aor", "202")
+        .set("rtp_port", ear.port())
+        .auth("202", "demo202")
+        .timeout_s(30)
+        .run();
+    pbx.check(&run, "call to 201, whose session plays its own prompt");
+    // test-hello is 2 s: about 100 packets of 20 ms.
+    let heard = ear.drain();
+    assert!(
+        (90..=130).contains(&heard.len()),
+        "{} packets reached the caller (2 s prompt)\n{}",
+        heard.len(),
+        pbx.log_tail(20)
+    );
+    assert!(!pbx.log().contains("test-hello:"), "{}", pbx.log_tail(20));
 }

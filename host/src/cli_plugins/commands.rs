@@ -96,7 +96,60 @@ pub async fn plugin_install(
         .collect();
     let _ = writeln!(out, "hooks: {}", hooks.join(", "));
     let _ = writeln!(out, "licensed per {}", scope_name(manifest.licence_scope));
+    let prompts_dir = manifest_path
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("prompts");
+    let n = install_prompts(
+        store,
+        owner.as_ref().map(|t| t.id),
+        &manifest.id,
+        &prompts_dir,
+    )
+    .await?;
+    if n > 0 {
+        let _ = writeln!(out, "prompts: {n}");
+    }
     Ok(out)
+}
+
+/// Stores the prompts a plugin ships (`prompts/<en|nl>/<name>.wav` beside
+/// its plugin.toml): each must be an 8 kHz mono 16-bit WAV with a prompt
+/// name (`[a-z0-9-]`). Returns how many; none when the folder is absent.
+async fn install_prompts(
+    store: &Store,
+    owner: Option<i64>,
+    plugin_id: &str,
+    dir: &Path,
+) -> anyhow::Result<usize> {
+    use crate::media::prompts::{valid_name, Language};
+    let mut n = 0;
+    for lang in Language::ALL {
+        let Ok(entries) = std::fs::read_dir(dir.join(lang.tag())) else {
+            continue;
+        };
+        let mut files: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| valid_name(s))
+                .ok_or_else(|| anyhow!("{}: not a prompt name ([a-z0-9-])", path.display()))?;
+            let wav =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            crate::media::wav::load_wav_bytes(&wav)
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            store
+                .put_plugin_prompt(owner, plugin_id, lang.tag(), name, &wav)
+                .await?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Loads the component in a runtime (default limits, one instance, an

@@ -39,6 +39,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mwi",
         include_str!("../../migrations/sqlite/0004_mwi.sql"),
     ),
+    (
+        6,
+        "plugin_prompts",
+        include_str!("../../migrations/sqlite/0006_plugin_prompts.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -62,6 +67,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "mwi",
         include_str!("../../migrations/postgres/0004_mwi.sql"),
+    ),
+    (
+        6,
+        "plugin_prompts",
+        include_str!("../../migrations/postgres/0006_plugin_prompts.sql"),
     ),
 ];
 

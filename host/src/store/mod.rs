@@ -23,6 +23,7 @@ mod licences;
 mod mwi;
 mod outbox;
 mod plugin_blobs;
+mod plugin_prompts;
 mod plugins;
 mod registrations;
 mod schedules;
@@ -35,6 +36,7 @@ pub use licences::MAX_SETTINGS_BYTES;
 pub use mwi::MwiState;
 pub use outbox::{OutboxMail, OutboxStatus};
 pub use plugin_blobs::{BlobRef, MAX_BLOB_NAME_BYTES};
+pub use plugin_prompts::MAX_PROMPT_BYTES;
 pub use plugins::MAX_COMPONENT_BYTES;
 
 use sqlx::error::ErrorKind;

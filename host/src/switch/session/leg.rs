@@ -149,19 +149,50 @@ impl Leg {
             .contact_uri("centrale", self.a_tx.peer().transport)
     }
 
+    /// A prompt: the plugin's own (shipped with it, in the session's
+    /// language, then English), else the standard one.
+    async fn prompt(
+        &self,
+        scope: Option<&Scope>,
+        lang: Language,
+        name: &str,
+    ) -> Result<Arc<[i16]>, CallError> {
+        if let Some(scope) = scope {
+            for l in [lang, Language::En] {
+                match self
+                    .sw
+                    .store
+                    .plugin_prompt(scope.tenant_id, &scope.plugin_id, l.tag(), name)
+                    .await
+                {
+                    Ok(Some(bytes)) => {
+                        return wav::load_wav_bytes(&bytes)
+                            .map(Arc::from)
+                            .map_err(|e| CallError::Invalid(format!("prompt `{name}`: {e}")))
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("plugin prompt `{name}`: {e}"),
+                }
+            }
+        }
+        self.prompts
+            .get(lang, name)
+            .or_else(|_| self.prompts.get(Language::En, name))
+            .map_err(|e| CallError::Invalid(format!("prompt `{name}`: {e}")))
+    }
+
     /// Decodes and joins the items into one buffer of 8 kHz samples.
-    fn samples(&self, items: &[PlayItem]) -> Result<Arc<[i16]>, CallError> {
+    async fn samples(
+        &self,
+        scope: Option<&Scope>,
+        items: &[PlayItem],
+    ) -> Result<Arc<[i16]>, CallError> {
         let lang = self.lang();
         let mut out: Vec<i16> = Vec::new();
         for item in items {
             match item {
                 PlayItem::Prompt(name) => {
-                    let s = self
-                        .prompts
-                        .get(lang, name)
-                        .or_else(|_| self.prompts.get(Language::En, name))
-                        .map_err(|e| CallError::Invalid(format!("prompt `{name}`: {e}")))?;
-                    out.extend_from_slice(&s);
+                    out.extend_from_slice(&self.prompt(scope, lang, name).await?);
                 }
                 PlayItem::Tone(t) => out.extend_from_slice(&match t {
                     Tone::Beep => tone::beep(),
@@ -185,6 +216,7 @@ impl Leg {
     /// Plays items; `Closed` and a finished leg are `hung-up`.
     pub(crate) async fn play_items(
         &self,
+        scope: Option<&Scope>,
         items: &[PlayItem],
         interruptible: bool,
     ) -> Result<PlayEnd, CallError> {
@@ -192,7 +224,7 @@ impl Leg {
             return Err(CallError::HungUp);
         }
         self.ensure_media()?;
-        let samples = self.samples(items)?;
+        let samples = self.samples(scope, items).await?;
         match self.endpoint.play(samples, interruptible).await {
             MediaPlayEnd::Finished => Ok(PlayEnd::Finished),
             MediaPlayEnd::Digit => Ok(PlayEnd::Interrupted),
@@ -292,22 +324,22 @@ impl SessionLeg for Leg {
 
     fn play<'a>(
         &'a self,
-        _scope: &'a Scope,
+        scope: &'a Scope,
         items: Vec<PlayItem>,
         interruptible: bool,
     ) -> BoxFuture<'a, Result<PlayEnd, CallError>> {
-        Box::pin(async move { self.play_items(&items, interruptible).await })
+        Box::pin(async move { self.play_items(Some(scope), &items, interruptible).await })
     }
 
     fn gather<'a>(
         &'a self,
-        _scope: &'a Scope,
+        scope: &'a Scope,
         prompt: Vec<PlayItem>,
         options: GatherOptions,
     ) -> BoxFuture<'a, Result<String, CallError>> {
         Box::pin(async move {
             if !prompt.is_empty() {
-                self.play_items(&prompt, true).await?;
+                self.play_items(Some(scope), &prompt, true).await?;
             } else if self.is_over() {
                 return Err(CallError::HungUp);
             }
@@ -346,7 +378,7 @@ impl SessionLeg for Leg {
         Box::pin(async move {
             self.do_answer()?;
             if options.beep {
-                self.play_items(&[PlayItem::Tone(Tone::Beep)], false)
+                self.play_items(None, &[PlayItem::Tone(Tone::Beep)], false)
                     .await?;
             }
             // Digits pressed before the beep (to skip the greeting) must

@@ -113,7 +113,7 @@ impl Call {
         if let SessionOutcome::Fault { .. } | SessionOutcome::NoSession = outcome {
             // The caller hears that something went wrong, then the call ends.
             let _ = leg
-                .play_items(&[PlayItem::Prompt("error".into())], false)
+                .play_items(None, &[PlayItem::Prompt("error".into())], false)
                 .await;
             leg.end(500, "failed").await;
         }
@@ -165,7 +165,7 @@ impl Call {
         let (stop_tx, stop_rx) = oneshot::channel();
         let watcher = tokio::spawn(watch(leg.clone(), self.a_tx.clone(), events, stop_rx));
         let played = leg
-            .play_items(&[PlayItem::Prompt(announcement.to_string())], false)
+            .play_items(None, &[PlayItem::Prompt(announcement.to_string())], false)
             .await;
         if let Err(e) = played {
             tracing::info!(call_id = %self.cdr.call_id, "announcement `{announcement}` not played: {e:?}");
