@@ -29,6 +29,13 @@
 //! tls = "starttls"           # none, starttls or tls
 //! username = "pbx"
 //! password = "secret"
+//!
+//! [plugins]
+//! max_instances = 1000       # plugin instances at once (sessions hold one each)
+//!
+//! [api]                      # the admin REST API and /metrics (docs/api.md)
+//! enabled = true
+//! listen = "127.0.0.1:8080"
 //! ```
 
 use serde::Deserialize;
@@ -49,11 +56,71 @@ pub struct Config {
     pub sip: SipConfig,
     #[serde(default)]
     pub media: MediaConfig,
+    /// The admin REST API and `/metrics`.
+    #[serde(default)]
+    pub api: ApiConfig,
     #[serde(default)]
     pub trunk: Option<TrunkConfig>,
     /// Outgoing mail.
     #[serde(default)]
     pub mail: MailConfig,
+    /// The plugin runtime.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+}
+
+/// `[plugins]`: the plugin runtime.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Plugin instances alive at once (the pool). A call's hook holds one
+    /// for a moment, a session (voicemail, IVR) for the whole call: set it
+    /// above the number of simultaneous sessions expected.
+    #[serde(default = "default_max_instances")]
+    pub max_instances: u32,
+}
+
+fn default_max_instances() -> u32 {
+    1000
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            max_instances: default_max_instances(),
+        }
+    }
+}
+
+/// `[api]`: the admin REST API (`/api/v1`) and `/metrics` on one HTTP
+/// listener. When the address cannot be bound the host serves SIP without
+/// them and logs an error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Whether to serve the API at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// HTTP listen address (plain HTTP: keep it on loopback or put a TLS
+    /// proxy in front).
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_api_listen(),
+        }
+    }
 }
 
 /// `[sip]`
@@ -325,6 +392,8 @@ impl Default for Config {
             media: MediaConfig::default(),
             trunk: None,
             mail: MailConfig::default(),
+            api: ApiConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -408,5 +477,20 @@ impl Config {
             Some(a) if !a.ip().is_unspecified() => a.ip(),
             _ => IpAddr::from([127, 0, 0, 1]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented example (examples/centrale.example.toml) stays valid.
+    #[test]
+    fn the_example_configuration_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/centrale.example.toml");
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        cfg.validate().unwrap();
+        assert_eq!(cfg.media.language, "en");
+        assert_eq!(cfg.mail.max_attempts, 50);
     }
 }

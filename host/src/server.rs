@@ -21,12 +21,15 @@ pub struct Running {
     pub mailer: crate::mail::Mailer,
     pub switch: Arc<Switch>,
     pub transports: Arc<Transports>,
+    /// Where the admin API and `/metrics` listen (`None`: not served).
+    pub api: Option<std::net::SocketAddr>,
 }
 
 /// Opens the store and binds every socket; the host serves from the moment
 /// this returns.
 pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     cfg.validate()?;
+    crate::api::metrics::install();
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let url = cfg.database_url();
@@ -79,6 +82,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         },
         credentials: t.username.clone().zip(t.password.clone()),
     });
+    remove_unfinished_recordings(&cfg.data_dir.join("recordings"));
     let blobs = crate::store::BlobStore::open(cfg.data_dir.join("blobs"))
         .context("cannot open the blob store")?;
     let mailer = crate::mail::Mailer::new(
@@ -93,13 +97,14 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             .await
             .context("cannot load tenant time zones")?
             .with_storage(crate::tenancy::storage::Storage::new(
-                blobs,
+                blobs.clone(),
                 Some(mailer.clone()),
             )),
     );
     let runtime = crate::runtime::Runtime::new(
         crate::runtime::RuntimeConfig {
             cache_dir: Some(cfg.data_dir.join("plugin-cache")),
+            max_instances: cfg.plugins.max_instances,
             ..crate::runtime::RuntimeConfig::default()
         },
         backend,
@@ -112,6 +117,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let warmed = features.warm().await;
     tracing::info!(plugins = warmed, "plugins loaded");
     features.spawn_timers(Duration::from_secs(30));
+    let api_features = features.clone();
     let features: Arc<dyn crate::switch::pipeline::HookRunner> = features;
     let switch = Switch::new(
         endpoint.clone(),
@@ -136,6 +142,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     );
     tokio::spawn(endpoint.run(queue_rx, Arc::new(SwitchHandler(switch.clone()))));
     switch.spawn_mwi_watch();
+    let api = start_api(cfg, &store, blobs, &switch, api_features, &mailer).await;
     // Expired bindings are ignored by lookups; this only keeps the table small.
     let purge_store = store.clone();
     tokio::spawn(async move {
@@ -158,7 +165,56 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         mailer,
         switch,
         transports,
+        api,
     })
+}
+
+/// Serves the admin API and `/metrics` on `[api] listen` (on a task); an
+/// address that cannot be bound is logged, and SIP is served without it.
+async fn start_api(
+    cfg: &Config,
+    store: &Store,
+    blobs: crate::store::BlobStore,
+    switch: &Arc<Switch>,
+    features: Arc<crate::switch::features::Features>,
+    mailer: &crate::mail::Mailer,
+) -> Option<std::net::SocketAddr> {
+    if !cfg.api.enabled {
+        return None;
+    }
+    let state = crate::api::ApiState::new(store.clone(), blobs).with_host(
+        switch.clone(),
+        Some(features),
+        mailer.clone(),
+    );
+    match crate::api::spawn(cfg.api.listen, state).await {
+        Ok(addr) => {
+            tracing::info!(%addr, "admin API and /metrics listening");
+            Some(addr)
+        }
+        Err(e) => {
+            tracing::error!(addr = %cfg.api.listen, "cannot serve the admin API: {e}");
+            None
+        }
+    }
+}
+
+/// Recordings still in the recordings folder at start-up were cut off by a
+/// crash before they became blobs (a finished one is moved into the blob
+/// store before the plugin hears of it): remove them.
+fn remove_unfinished_recordings(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "wav") {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!(file = %path.display(), "removed an unfinished recording"),
+                Err(err) => tracing::warn!(file = %path.display(), "cannot remove: {err}"),
+            }
+        }
+    }
 }
 
 /// Serves until SIGINT or SIGTERM.

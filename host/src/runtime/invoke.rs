@@ -312,5 +312,5 @@ fn describe(e: &wasmtime::Error) -> String {
 }
 
 fn timeout_message(timeout: Duration) -> String {
-    format!("exceeded the {} ms hook deadline", timeout.as_millis())
+    format!("exceeded the {} ms deadline", timeout.as_millis())
 }

@@ -49,6 +49,7 @@ impl Drop for ActiveGuard {
 /// Runs the call started by the INVITE `tx`.
 pub async fn run(sw: Arc<Switch>, tx: ServerTx) {
     sw.active_calls.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("centrale_calls_total").increment(1);
     let _guard = ActiveGuard(sw.clone());
     let a_tag = random_token(10);
     let Some(origin) = authenticate(&sw, &tx, &a_tag).await else {
@@ -292,15 +293,18 @@ impl Call {
                         self.callee = Some(caller.clone());
                         if let Some(to) = self.take_over(&caller, session).await {
                             tracing::info!(call_id = %self.cdr.call_id, %to, "transfer from an originating session");
-                            match resolve_callee(&self.sw.store, &self.origin.tenant, &to).await {
-                                Ok(Destination::User(u)) => {
-                                    let offer = self.current_offer(&req);
-                                    return match offer {
-                                        Some(offer) => self.route_user(u, offer, mf).await,
-                                        None => self.reply_a(488, None, "failed"),
-                                    };
+                            let Some(offer) = self.current_offer(&req) else {
+                                return self.reply_a(488, None, "failed");
+                            };
+                            match self.resolve_target(&caller, &to).await {
+                                Some(Target::Users(u)) => {
+                                    return self.route_user(u, offer, mf).await
                                 }
-                                _ => return self.reply_a(404, None, "not-found"),
+                                Some(trunk) => {
+                                    let outcome = self.attempt(&trunk, &[], &offer, mf).await;
+                                    return self.settle(outcome);
+                                }
+                                None => return self.reply_a(404, None, "not-found"),
                             }
                         }
                         return;
@@ -476,11 +480,19 @@ impl Call {
     /// Rejects the caller, after an announcement as early media when a
     /// plugin asked for one.
     async fn reject(&mut self, code: u16, reason: Option<String>, announcement: Option<String>) {
+        let services = &self.sw.sessions;
         match announcement {
-            Some(a) if crate::runtime::host::call_control::valid_prompt(&a) => {
+            Some(a)
+                if crate::runtime::host::call_control::valid_prompt(&a)
+                    && services.prompts.exists(services.language, &a) =>
+            {
                 self.reject_announced(code, reason.as_deref(), &a).await
             }
-            _ => self.reply_a(code, reason.as_deref(), "rejected"),
+            Some(a) => {
+                tracing::info!(call_id = %self.cdr.call_id, "announcement `{a}` is not a standard prompt: rejected without it");
+                self.reply_a(code, reason.as_deref(), "rejected")
+            }
+            None => self.reply_a(code, reason.as_deref(), "rejected"),
         }
     }
 

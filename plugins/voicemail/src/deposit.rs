@@ -30,7 +30,7 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<Ended, CallError> {
     let quota_ms = u64::from(s.quota_minutes) * 60_000;
     if s.mode == "box" && box_store::used_ms() >= quota_ms {
         session::answer()?;
-        session::play_all(&[prompt("vm-box-full"), prompt("vm-goodbye")])?;
+        session::play_all(&[prompt("vm-box-full")])?;
         return Ok(Ended::Done);
     }
     session::answer()?;
@@ -60,14 +60,15 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<Ended, CallError> {
         duration_ms: rec.duration_ms,
         ..m
     };
-    if s.mode == "box" {
+    let mailed = mail(call, s, &m);
+    // A mail-only box keeps a message only when it could not be mailed, so
+    // nothing is lost.
+    if s.mode == "box" || !mailed {
         if let Err(e) = box_store::save(&m) {
             log::error(&format!("storing message {}: {e}", m.id));
         }
         box_store::update_mwi(owner);
-    }
-    mail(call, s, &m);
-    if s.mode != "box" {
+    } else {
         let _ = blobs::delete(&m.blob());
     }
     if rec.ended_by != RecordEnd::HungUp {
@@ -86,16 +87,19 @@ fn greeting(reason: &str, s: &Settings) -> Vec<session::Audio> {
         return vec![blob("greeting.wav")];
     }
     match (s.mode.as_str(), reason) {
+        ("greeting-only", _) if s.forward_to.is_empty() => vec![prompt("vm-greeting-closed")],
+        ("greeting-only", _) => vec![prompt("vm-greeting-info")],
         ("box", "busy") => vec![prompt("vm-greeting-busy")],
         ("box", _) => vec![prompt("vm-greeting-unavailable")],
         _ => vec![prompt("vm-greeting-default-company")],
     }
 }
 
-/// Voicemail-to-email with the recording attached.
-fn mail(call: &Call, s: &Settings, m: &Message) {
+/// Voicemail-to-email with the recording attached; whether the outbox
+/// took it.
+fn mail(call: &Call, s: &Settings, m: &Message) -> bool {
     if s.email.is_empty() {
-        return;
+        return false;
     }
     let who = if m.caller.is_empty() {
         "an anonymous caller".to_string()
@@ -113,19 +117,32 @@ fn mail(call: &Call, s: &Settings, m: &Message) {
             vec![s.cc.clone()]
         },
         subject: format!("Voicemail from {who} ({secs} s)"),
-        text: format!(
-            "You have a new voicemail message for {} from {who}, {secs} seconds long.\n\
-             Listen to it by calling {} from your phone.\n",
-            call.subject().display_name,
-            s.portal_code
-        ),
+        text: if s.mode == "box" {
+            format!(
+                "You have a new voicemail message for {} from {who}, {secs} seconds long.\n\
+                 Listen to it by calling {} from your phone.\n",
+                call.subject().display_name,
+                s.portal_code
+            )
+        } else {
+            format!(
+                "A voicemail message for {} from {who}, {secs} seconds long, is attached.\n",
+                call.subject().display_name
+            )
+        },
         attachments: vec![],
     };
     if s.attach_audio {
         message = message.attach_blob(&format!("voicemail-{}.wav", m.id), "audio/wav", &m.blob());
     }
     match mail::send(&message) {
-        Ok(id) => log::info(&format!("voicemail mail queued (outbox {id})")),
-        Err(e) => log::error(&format!("voicemail mail refused: {e:?}")),
+        Ok(id) => {
+            log::info(&format!("voicemail mail queued (outbox {id})"));
+            true
+        }
+        Err(e) => {
+            log::error(&format!("voicemail mail refused: {e:?}"));
+            false
+        }
     }
 }

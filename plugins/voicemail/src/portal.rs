@@ -51,6 +51,9 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<(), CallError> {
     Ok(())
 }
 
+/// The PIN in force: the one the user set in the portal, else the
+/// setting. (Stored in the plugin's own key-value namespace, which only
+/// this plugin for this user can read.)
 fn current_pin(s: &Settings) -> String {
     kv::get(PIN_KEY)
         .and_then(|v| String::from_utf8(v).ok())
@@ -186,6 +189,7 @@ fn record_greeting() -> Result<(), CallError> {
 
 fn change_pin() -> Result<(), CallError> {
     let pin = session::gather(&[prompt("vm-enter-new-pin")], 8, 10_000, 5_000, "#")?;
+    // Digits only (the keypad's * and A-D are not PIN digits).
     if pin.len() < 4 || !pin.chars().all(|c| c.is_ascii_digit()) {
         session::play(&[prompt("vm-invalid")])?;
         return Ok(());
