@@ -94,6 +94,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Create, list and revoke tokens of the admin REST API.
+    Token {
+        #[command(subcommand)]
+        cmd: crate::cli_tokens::TokenCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Read call detail records.
     Cdr {
         /// Tenant domain.
@@ -179,6 +186,13 @@ pub struct DemoArgs {
     /// First retry delay of undelivered mail, seconds (doubles each time).
     #[arg(long, default_value_t = 30)]
     pub mail_retry_secs: u64,
+    /// Listen address of the admin REST API and /metrics (HTTP).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub api_listen: SocketAddr,
+    /// Plugin instances alive at once (`[plugins] max_instances`); each
+    /// running session (a voicemail call) holds one.
+    #[arg(long, default_value_t = 1000)]
+    pub max_plugin_instances: u32,
 }
 
 /// `centrale tenant ...`
@@ -500,6 +514,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Token { cmd, db } => {
+            let store = open(&db).await?;
+            print!("{}", crate::cli_tokens::token(&store, cmd).await?);
+            Ok(())
+        }
         Command::Cdr {
             tenant: domain,
             limit,
@@ -644,6 +663,15 @@ fn primary_address() -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
+/// A new operator token and a new admin token of the demo tenant.
+async fn demo_tokens(store: &Store) -> anyhow::Result<(String, String)> {
+    use crate::store::TokenRole;
+    let t = tenant(store, DEMO_DOMAIN).await?;
+    let operator = crate::api::create_token(store, TokenRole::Operator, None, None).await?;
+    let admin = crate::api::create_token(store, TokenRole::Admin, Some(t.id), None).await?;
+    Ok((operator.secret, admin.secret))
+}
+
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     parse_port_range(&args.rtp_ports)?;
     let advertise = args.advertise.unwrap_or_else(|| {
@@ -663,8 +691,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     cfg.sip.advertise = Some(advertise);
     cfg.sip.ring_timeout_secs = args.ring_timeout;
     cfg.media.rtp_ports = args.rtp_ports.clone();
+    cfg.api.listen = args.api_listen;
     cfg.mail.retry_base_secs = args.mail_retry_secs.max(1);
     cfg.mail.retry_max_secs = cfg.mail.retry_max_secs.max(cfg.mail.retry_base_secs);
+    cfg.plugins.max_instances = args.max_plugin_instances;
     if let Some(smtp) = &args.smtp {
         let (host, port) = smtp
             .rsplit_once(':')
@@ -694,6 +724,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             enable_demo_voicemail(&store).await?;
         }
     }
+    let (operator, admin) = demo_tokens(&store).await?;
     drop(store);
     let port = args.sip_listen.port();
     println!(
@@ -702,7 +733,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
          \x20 users: 201, 202, 203 with SIP passwords demo201, demo202, demo203\n\
          \x20 softphone settings: username 201, password demo201, domain {DEMO_DOMAIN},\n\
          \x20                     outbound proxy / server {advertise}:{port} (UDP or TCP)\n\
-         \x20 then dial 202 from 201.\n"
+         \x20 then dial 202 from 201.\n\n\
+         \x20 admin API: http://{api}/api/v1 (Swagger UI: http://{api}/api/docs)\n\
+         \x20   operator token:     {operator}\n\
+         \x20   tenant admin token: {admin}\n",
+        api = args.api_listen
     );
     if cfg.mail.smtp.is_none() {
         println!(

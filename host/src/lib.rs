@@ -7,9 +7,12 @@
 //! - [`media`]: SDP rewriting and the anchored RTP relay
 //! - [`tenancy`]: tenants, users, devices and how a request finds its tenant
 //! - [`store`]: the sqlx pools and migrations (SQLite and PostgreSQL)
+//! - [`api`]: the admin REST API (OpenAPI) and `/metrics`
 
+pub mod api;
 pub mod cli;
 pub mod cli_plugins;
+pub mod cli_tokens;
 pub mod config;
 pub mod mail;
 pub mod media;

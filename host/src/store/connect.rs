@@ -40,6 +40,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_mwi.sql"),
     ),
     (
+        5,
+        "api_tokens",
+        include_str!("../../migrations/sqlite/0005_api_tokens.sql"),
+    ),
+    (
         6,
         "plugin_prompts",
         include_str!("../../migrations/sqlite/0006_plugin_prompts.sql"),
@@ -67,6 +72,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "mwi",
         include_str!("../../migrations/postgres/0004_mwi.sql"),
+    ),
+    (
+        5,
+        "api_tokens",
+        include_str!("../../migrations/postgres/0005_api_tokens.sql"),
     ),
     (
         6,

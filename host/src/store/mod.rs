@@ -13,7 +13,10 @@
 //!   the queries, one file per table (numbers live with users)
 //! - `blobs.rs`: the content-addressed blob store (files, not the database);
 //!   `plugin_blobs.rs` and `outbox.rs`: the tables that name blobs
+//! - `tokens.rs`: the admin API's tokens (hashed); `admin.rs`: the
+//!   queries only the admin API needs
 
+mod admin;
 mod blobs;
 mod cdrs;
 mod connect;
@@ -28,6 +31,7 @@ mod plugins;
 mod registrations;
 mod schedules;
 mod tenants;
+mod tokens;
 mod users;
 
 pub use blobs::BlobStore;
@@ -38,6 +42,7 @@ pub use outbox::{OutboxMail, OutboxStatus};
 pub use plugin_blobs::{BlobRef, MAX_BLOB_NAME_BYTES};
 pub use plugin_prompts::MAX_PROMPT_BYTES;
 pub use plugins::MAX_COMPONENT_BYTES;
+pub use tokens::{ApiToken, TokenRole};
 
 use sqlx::error::ErrorKind;
 use sqlx::AnyPool;

@@ -20,6 +20,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Counts a running session in `centrale_sessions_active` (`/metrics`)
+/// until dropped, also when the call goes away mid-session.
+struct ActiveSession;
+
+impl ActiveSession {
+    fn start() -> Self {
+        metrics::gauge!("centrale_sessions_active").increment(1.0);
+        ActiveSession
+    }
+}
+
+impl Drop for ActiveSession {
+    fn drop(&mut self) {
+        metrics::gauge!("centrale_sessions_active").decrement(1.0);
+    }
+}
+
 /// The plugin-backed hook runner.
 pub struct Features {
     runtime: Arc<Runtime>,
@@ -76,6 +93,20 @@ impl Features {
     /// The runtime (statistics, tests).
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// Invocation statistics of every loaded component, as (plugin id,
+    /// version, statistics), by id then version (for `/metrics`).
+    pub fn plugin_stats(&self) -> Vec<(String, String, crate::runtime::PluginStats)> {
+        let mut out: Vec<_> = match self.loaded.lock() {
+            Ok(m) => m
+                .values()
+                .map(|p| (p.id().to_string(), p.manifest().version.clone(), p.stats()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
     }
 
     /// Runs `timers.on-timer` of every plugin whose manifest asks for it
@@ -467,6 +498,8 @@ impl HookRunner for Features {
                 version = %plugin.manifest().version, call_id = %call.id,
                 "session started"
             );
+            metrics::counter!("centrale_sessions_total").increment(1);
+            let _active = ActiveSession::start();
             let outcome = self
                 .runtime
                 .run_session(&plugin, scope, wit_call(call), leg)

@@ -1,0 +1,210 @@
+//! The `api_tokens` table: bearer tokens of the admin REST API, kept as
+//! SHA-256 hashes (the token itself is shown once, when created; see
+//! `crate::api::auth`).
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{classify, Result, Store, StoreError};
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenRole {
+    /// The operator of the host: tenants, catalogue, licences.
+    Operator,
+    /// The administrator of one tenant.
+    Admin,
+    /// One user of one tenant (self-service).
+    User,
+}
+
+impl TokenRole {
+    /// `operator`, `admin` or `user`: the stored and displayed name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenRole::Operator => "operator",
+            TokenRole::Admin => "admin",
+            TokenRole::User => "user",
+        }
+    }
+
+    /// The role called `name` (see [`TokenRole::name`]).
+    pub fn parse(name: &str) -> Option<TokenRole> {
+        match name {
+            "operator" => Some(TokenRole::Operator),
+            "admin" => Some(TokenRole::Admin),
+            "user" => Some(TokenRole::User),
+            _ => None,
+        }
+    }
+}
+
+/// A stored token (without the secret, which is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Row id.
+    pub id: i64,
+    /// What the token may do.
+    pub role: TokenRole,
+    /// The tenant of an admin or user token; `None` for the operator.
+    pub tenant_id: Option<i64>,
+    /// The user of a user token (an admin token may name one too).
+    pub user_id: Option<i64>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms of the last request made with it.
+    pub last_used: Option<i64>,
+}
+
+const TOKEN_COLS: &str = "id, role, tenant_id, user_id, created_at, last_used";
+
+fn token_from_row(r: &AnyRow) -> Result<ApiToken> {
+    let role: String = r.try_get(1)?;
+    Ok(ApiToken {
+        id: r.try_get(0)?,
+        role: TokenRole::parse(&role)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown token role {role:?}")))?,
+        tenant_id: r.try_get(2)?,
+        user_id: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        last_used: r.try_get(5)?,
+    })
+}
+
+impl Store {
+    /// Stores a token by its hash (lowercase hex SHA-256). The role decides
+    /// what else is needed: the operator has neither tenant nor user, an
+    /// admin a tenant, a user a tenant and one of its users
+    /// ([`StoreError::Invalid`] otherwise; [`StoreError::NotFound`] when the
+    /// tenant or user does not exist).
+    pub async fn create_api_token(
+        &self,
+        sha256_hex: &str,
+        role: TokenRole,
+        tenant_id: Option<i64>,
+        user_id: Option<i64>,
+    ) -> Result<ApiToken> {
+        let fits = match role {
+            TokenRole::Operator => tenant_id.is_none() && user_id.is_none(),
+            TokenRole::Admin => tenant_id.is_some(),
+            TokenRole::User => tenant_id.is_some() && user_id.is_some(),
+        };
+        if !fits {
+            return Err(StoreError::Invalid(format!(
+                "a {} token needs {}",
+                role.name(),
+                match role {
+                    TokenRole::Operator => "no tenant and no user",
+                    TokenRole::Admin => "a tenant",
+                    TokenRole::User => "a tenant and a user",
+                }
+            )));
+        }
+        if sha256_hex.len() != 64 || !sha256_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(
+                "a token hash is 64 hex digits".to_string(),
+            ));
+        }
+        if let Some(t) = tenant_id {
+            self.require_tenant(t).await?;
+        }
+        let now = crate::now_ms();
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, role, tenant_id, user_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(sha256_hex.to_ascii_lowercase())
+        .bind(role.name())
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            classify(
+                e,
+                || "this token exists already".to_string(),
+                || match user_id {
+                    Some(u) => format!("user {u} not found in the tenant"),
+                    None => "tenant not found".to_string(),
+                },
+            )
+        })?;
+        Ok(ApiToken {
+            id: row.try_get(0)?,
+            role,
+            tenant_id,
+            user_id,
+            created_at: now,
+            last_used: None,
+        })
+    }
+
+    /// The token with this hash, its `last_used` set to now.
+    pub async fn use_api_token(&self, sha256_hex: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE api_tokens SET last_used = $1 WHERE token_sha256 = $2 RETURNING {TOKEN_COLS}"
+        )))
+        .bind(crate::now_ms())
+        .bind(sha256_hex.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| token_from_row(&r)).transpose()
+    }
+
+    /// The tokens of a tenant (`None`: the operator's), by id.
+    pub async fn list_api_tokens(&self, tenant_id: Option<i64>) -> Result<Vec<ApiToken>> {
+        let rows = match tenant_id {
+            Some(t) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {TOKEN_COLS} FROM api_tokens WHERE tenant_id = $1 ORDER BY id"
+                )))
+                .bind(t)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {TOKEN_COLS} FROM api_tokens WHERE tenant_id IS NULL ORDER BY id"
+                )))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Revokes token `id` of a tenant (`None`: an operator token); returns
+    /// whether it existed.
+    pub async fn delete_api_token(&self, tenant_id: Option<i64>, id: i64) -> Result<bool> {
+        let done = match tenant_id {
+            Some(t) => {
+                sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND tenant_id = $2")
+                    .bind(id)
+                    .bind(t)
+                    .execute(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND tenant_id IS NULL")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip() {
+        for r in [TokenRole::Operator, TokenRole::Admin, TokenRole::User] {
+            assert_eq!(TokenRole::parse(r.name()), Some(r));
+        }
+        assert_eq!(TokenRole::parse("root"), None);
+    }
+}
