@@ -2,7 +2,9 @@
 //! in the store, and the throttle of failed attempts per client address.
 //!
 //! A token is 32 random bytes in base64url (no padding), shown once when
-//! created ([`create_token`]); the store keeps only its hash. The role
+//! created ([`create_token`]); the store keeps only its hash. Requests with
+//! a wrong token count as failures of their client address; past the
+//! limit the address gets 429 with `Retry-After` until the window ends. The role
 //! extractors ([`Operator`], [`TenantAdmin`], [`SelfUser`]) answer 401
 //! without a valid token and 403 when the token's role does not fit.
 
@@ -143,8 +145,8 @@ impl FromRequestParts<ApiState> for Principal {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
+        // no credentials at all is not a failed login: not counted
         let Some(header) = header else {
-            state.throttle.fail(ip);
             return Err(unauthorized("missing Authorization: Bearer <token>"));
         };
         let secret = header

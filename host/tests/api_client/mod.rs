@@ -260,8 +260,8 @@ async fn side(store: &Store, blobs: &BlobStore, domain: &str, did: &str) -> Side
         .create_user(
             t.id,
             "201",
-            "Anna",
-            "anna@example.com",
+            &format!("Anna of {domain}"),
+            &format!("anna@{domain}"),
             &[format!("+3120{did}1")],
         )
         .await
