@@ -589,7 +589,12 @@ async fn metrics_are_prometheus_text() {
             text.contains("# TYPE centrale_plugin_suspensions gauge"),
             "{text}"
         );
-        // without a running switch there is nothing about calls to report
+        assert!(
+            text.contains("# TYPE centrale_calls_total counter"),
+            "{text}"
+        );
+        assert!(text.contains("centrale_sessions_active 0"), "{text}");
+        // without a running switch there is nothing about calls in progress
         assert!(!text.contains("centrale_calls_active"), "{text}");
     })
     .await;

@@ -27,7 +27,18 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+            metrics::set_global_recorder(recorder).ok()?;
+            // start from real zeros rather than absent series
+            metrics::describe_counter!("centrale_calls_total", "Calls (INVITEs) started.");
+            metrics::describe_counter!(
+                "centrale_sessions_total",
+                "Plugin sessions (voicemail, IVR, ...) started."
+            );
+            metrics::describe_gauge!("centrale_sessions_active", "Plugin sessions running.");
+            metrics::counter!("centrale_calls_total").increment(0);
+            metrics::counter!("centrale_sessions_total").increment(0);
+            metrics::gauge!("centrale_sessions_active").increment(0.0);
+            Some(handle)
         })
         .as_ref()
 }
