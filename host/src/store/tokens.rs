@@ -56,6 +56,9 @@ pub struct ApiToken {
     pub last_used: Option<i64>,
 }
 
+/// How stale `last_used` may get before a request updates it.
+const LAST_USED_GRANULARITY_MS: i64 = 60_000;
+
 const TOKEN_COLS: &str = "id, role, tenant_id, user_id, created_at, last_used";
 
 fn token_from_row(r: &AnyRow) -> Result<ApiToken> {
@@ -140,16 +143,33 @@ impl Store {
         })
     }
 
-    /// The token with this hash, its `last_used` set to now.
+    /// The token with this hash; its `last_used` is set to now when older
+    /// than a minute (so that a busy client does not write on every
+    /// request).
     pub async fn use_api_token(&self, sha256_hex: &str) -> Result<Option<ApiToken>> {
+        let hash = sha256_hex.to_ascii_lowercase();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE api_tokens SET last_used = $1 WHERE token_sha256 = $2 RETURNING {TOKEN_COLS}"
+            "SELECT {TOKEN_COLS} FROM api_tokens WHERE token_sha256 = $1"
         )))
-        .bind(crate::now_ms())
-        .bind(sha256_hex.to_ascii_lowercase())
+        .bind(&hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| token_from_row(&r)).transpose()
+        let Some(mut token) = row.map(|r| token_from_row(&r)).transpose()? else {
+            return Ok(None);
+        };
+        let now = crate::now_ms();
+        if token
+            .last_used
+            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY_MS)
+        {
+            sqlx::query("UPDATE api_tokens SET last_used = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token.id)
+                .execute(&self.pool)
+                .await?;
+            token.last_used = Some(now);
+        }
+        Ok(Some(token))
     }
 
     /// The tokens of a tenant (`None`: the operator's), by id.
