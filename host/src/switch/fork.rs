@@ -4,7 +4,7 @@
 
 use super::call::{Call, Target};
 use super::dialog::Dialog;
-use super::{CallEvent, ALLOW};
+use super::{CallEvent, Switch, ALLOW};
 use crate::media::Side;
 use crate::sip::message::random_token;
 use crate::sip::transaction::{Canceller, ClientTx};
@@ -116,39 +116,7 @@ impl Call {
         &self,
         target: &Target,
     ) -> Result<Vec<(String, Peer, String)>, u16> {
-        match target {
-            Target::Trunk(number) => {
-                let Some(trunk) = &self.sw.cfg.trunk else {
-                    return Err(404);
-                };
-                let host = trunk.peer.addr.to_string();
-                let uri = format!("sip:{number}@{host}");
-                Ok(vec![(uri.clone(), trunk.peer, format!("<{uri}>"))])
-            }
-            Target::Users(user) => {
-                let regs = self
-                    .sw
-                    .store
-                    .registrations_of_user(user.tenant_id, user.id, crate::now_ms())
-                    .await
-                    .map_err(|_| 500u16)?;
-                let to = format!("<sip:{}@{}>", user.extension, self.origin.tenant.domain);
-                Ok(regs
-                    .into_iter()
-                    .filter_map(|r| {
-                        let peer = Peer::from_source_string(&r.source).or_else(|| {
-                            let u = SipUri::parse(&r.contact).ok()?;
-                            let ip: std::net::IpAddr = u.host.parse().ok()?;
-                            Some(Peer {
-                                transport: Transport::Udp,
-                                addr: (ip, u.port.unwrap_or(5060)).into(),
-                            })
-                        })?;
-                        Some((r.contact, peer, to.clone()))
-                    })
-                    .collect())
-            }
-        }
+        destinations(&self.sw, &self.origin.tenant.domain, target).await
     }
 
     async fn ring(
@@ -260,7 +228,48 @@ impl Call {
     }
 }
 
-fn spawn_forwarder(idx: usize, mut ctx: ClientTx, out: mpsc::Sender<(usize, Response)>) {
+/// (Request-URI, transport peer, To header) of each B-leg to `target` of
+/// the tenant at `domain`: every registered contact of a user, or the trunk.
+pub(super) async fn destinations(
+    sw: &Switch,
+    domain: &str,
+    target: &Target,
+) -> Result<Vec<(String, Peer, String)>, u16> {
+    match target {
+        Target::Trunk(number) => {
+            let Some(trunk) = &sw.cfg.trunk else {
+                return Err(404);
+            };
+            let host = trunk.peer.addr.to_string();
+            let uri = format!("sip:{number}@{host}");
+            Ok(vec![(uri.clone(), trunk.peer, format!("<{uri}>"))])
+        }
+        Target::Users(user) => {
+            let regs = sw
+                .store
+                .registrations_of_user(user.tenant_id, user.id, crate::now_ms())
+                .await
+                .map_err(|_| 500u16)?;
+            let to = format!("<sip:{}@{domain}>", user.extension);
+            Ok(regs
+                .into_iter()
+                .filter_map(|r| {
+                    let peer = Peer::from_source_string(&r.source).or_else(|| {
+                        let u = SipUri::parse(&r.contact).ok()?;
+                        let ip: std::net::IpAddr = u.host.parse().ok()?;
+                        Some(Peer {
+                            transport: Transport::Udp,
+                            addr: (ip, u.port.unwrap_or(5060)).into(),
+                        })
+                    })?;
+                    Some((r.contact, peer, to.clone()))
+                })
+                .collect())
+        }
+    }
+}
+
+pub(super) fn spawn_forwarder(idx: usize, mut ctx: ClientTx, out: mpsc::Sender<(usize, Response)>) {
     tokio::spawn(async move {
         while let Some(r) = ctx.responses.recv().await {
             if out.send((idx, r)).await.is_err() {
@@ -270,7 +279,7 @@ fn spawn_forwarder(idx: usize, mut ctx: ClientTx, out: mpsc::Sender<(usize, Resp
     });
 }
 
-fn cancel_forks(forks: &mut [Fork], reason: Option<&str>) {
+pub(super) fn cancel_forks(forks: &mut [Fork], reason: Option<&str>) {
     for f in forks.iter_mut().filter(|f| !f.done) {
         f.canceller.cancel(reason.map(str::to_string));
         f.done = true;

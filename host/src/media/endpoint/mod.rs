@@ -5,7 +5,10 @@
 //! - the receive task (`recv.rs`) latches onto the peer's real address,
 //!   detects RFC 4733 digits and feeds an active recording (`recorder.rs`);
 //! - the send task (`send.rs`, from [`MediaEndpoint::start`]) sends one
-//!   20 ms packet every 20 ms: the samples being played, else silence.
+//!   20 ms packet every 20 ms: the samples being played, else silence;
+//! - bridge mode (`link.rs`, [`MediaEndpoint::bridge`]): the caller talks
+//!   to another party through a [`PeerLink`] while the endpoint's own
+//!   output pauses (a session's `dial`).
 //!
 //! Clones share the endpoint. [`MediaEndpoint::close`] ends every pending
 //! call with `Closed` and stops the tasks; the sockets and ports are freed
@@ -25,6 +28,7 @@ use tokio::task::JoinHandle;
 use super::g711::Codec;
 use super::relay::{MediaEngine, MediaError, SidePair};
 
+mod link;
 mod play;
 mod record;
 mod recorder;
@@ -34,6 +38,7 @@ mod send;
 mod tests;
 mod types;
 
+pub use link::{LinkStats, PeerLink};
 pub use types::{DigitWait, EndpointStats, PlayEnd, RecordEnd, RecordOptions, Recorded};
 
 /// Digits kept at most; older ones are dropped first.
@@ -59,6 +64,10 @@ struct Inner {
     digits: Mutex<VecDeque<char>>,
     digit_notify: Notify,
     play: Mutex<play::PlayState>,
+    /// The output stream's SSRC, sequence and timestamp.
+    clock: Mutex<link::Clock>,
+    /// The link the caller is bridged to, if any.
+    link: Mutex<Option<Arc<link::LinkShared>>>,
     recording: Mutex<Option<recorder::Recorder>>,
     record_notify: Notify,
     packets_in: AtomicU64,
@@ -201,6 +210,8 @@ impl MediaEndpoint {
             digits: Mutex::default(),
             digit_notify: Notify::new(),
             play: Mutex::default(),
+            clock: Mutex::new(link::Clock::new()),
+            link: Mutex::new(None),
             recording: Mutex::new(None),
             record_notify: Notify::new(),
             packets_in: AtomicU64::new(0),

@@ -1,5 +1,5 @@
-//! The receive task: RTP on the even port (latching, digits, recording),
-//! RTCP on the odd port drained and ignored.
+//! The receive task: RTP on the even port (latching, digits, recording,
+//! or forwarding while bridged), RTCP on the odd port drained and ignored.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -66,6 +66,12 @@ impl Receiver {
             return;
         }
         self.inner.packets_in.fetch_add(1, Ordering::Relaxed);
+        let link = lock(&self.inner.link).clone();
+        if let Some(link) = link {
+            // Bridged: everything goes to the other party as it is.
+            link.forward_to_party(datagram, h.payload_type);
+            return;
+        }
         if self.ssrc != Some(h.ssrc) {
             self.ssrc = Some(h.ssrc);
             self.detector.reset();

@@ -19,10 +19,6 @@ const PTIME: Duration = Duration::from_millis(20);
 
 /// Runs until aborted (close) or the endpoint is closed.
 pub(super) async fn run(inner: Arc<Inner>) {
-    let ssrc: u32 = rand::random();
-    let mut sequence: u16 = rand::random();
-    let mut timestamp: u32 = rand::random();
-    let mut first = true;
     let mut frame = [0i16; FRAME];
     let mut payload = Vec::with_capacity(FRAME);
     let mut packet = Vec::with_capacity(HEADER_LEN + FRAME);
@@ -33,21 +29,32 @@ pub(super) async fn run(inner: Arc<Inner>) {
         if inner.is_closed() {
             return;
         }
+        if lock(&inner.link).is_some() {
+            // Bridged: the other party's packets continue the stream.
+            continue;
+        }
         lock(&inner.play).fill(&mut frame);
         let Some(dest) = inner.destination() else {
             // Nobody to send to yet: time passes all the same.
-            timestamp = timestamp.wrapping_add(FRAME as u32);
+            let mut clock = lock(&inner.clock);
+            clock.timestamp = clock.timestamp.wrapping_add(FRAME as u32);
             continue;
         };
         let codec = inner.codec();
         payload.clear();
         codec.encode_into(&frame, &mut payload);
-        let header = RtpHeader {
-            marker: first,
-            payload_type: codec.payload_type(),
-            sequence,
-            timestamp,
-            ssrc,
+        let header = {
+            let mut clock = lock(&inner.clock);
+            let h = RtpHeader {
+                marker: std::mem::take(&mut clock.marker),
+                payload_type: codec.payload_type(),
+                sequence: clock.sequence,
+                timestamp: clock.timestamp,
+                ssrc: clock.ssrc,
+            };
+            clock.sequence = clock.sequence.wrapping_add(1);
+            clock.timestamp = clock.timestamp.wrapping_add(FRAME as u32);
+            h
         };
         build_into(&header, &payload, &mut packet);
         match inner.pair.rtp.send_to(&packet, dest).await {
@@ -56,8 +63,5 @@ pub(super) async fn run(inner: Arc<Inner>) {
             }
             Err(e) => tracing::trace!(%dest, "endpoint send: {e}"),
         }
-        first = false;
-        sequence = sequence.wrapping_add(1);
-        timestamp = timestamp.wrapping_add(FRAME as u32);
     }
 }

@@ -106,6 +106,31 @@ pub fn endpoint_offer(ip: IpAddr, port: u16, session_id: u64) -> String {
     out
 }
 
+/// An offer of exactly `codec` (and `te_pt` when set), 20 ms packets,
+/// sendrecv: what an endpoint bridged to a caller offers the other party,
+/// so that both sides send the same payload types. Lines end with CRLF.
+pub fn codec_offer(
+    ip: IpAddr,
+    port: u16,
+    codec: Codec,
+    te_pt: Option<u8>,
+    session_id: u64,
+) -> String {
+    let mut out = String::with_capacity(300);
+    head(&mut out, ip, session_id);
+    let pt = codec.payload_type();
+    let _ = write!(out, "m=audio {port} RTP/AVP {pt}");
+    if let Some(te) = te_pt {
+        let _ = write!(out, " {te}");
+    }
+    let _ = write!(out, "\r\na=rtpmap:{pt} {}/8000\r\n", codec.name());
+    if let Some(te) = te_pt {
+        telephone_event(&mut out, te);
+    }
+    out.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::parse;

@@ -14,7 +14,7 @@ mod endpoint;
 mod tests;
 mod types;
 
-pub use endpoint::{endpoint_answer, endpoint_offer, negotiate};
+pub use endpoint::{codec_offer, endpoint_answer, endpoint_offer, negotiate};
 use types::{find_direction, is_transport_attribute};
 pub use types::{Connection, Direction, Line, MediaSection, Origin, RtpMap, SdpError};
 

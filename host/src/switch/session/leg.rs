@@ -1,8 +1,8 @@
 //! The caller's leg of a session, as the plugin runtime drives it
 //! ([`SessionLeg`]): SIP answer / early media / BYE on one side, the host's
-//! RTP endpoint (player, DTMF, recorder) on the other. A watcher task (see
-//! `mod.rs`) handles what the caller sends meanwhile and marks the leg
-//! ended when the caller hangs up.
+//! RTP endpoint (player, DTMF, recorder) on the other; `dial` is in
+//! `dial.rs`. A watcher task (see `mod.rs`) handles what the caller sends
+//! meanwhile and marks the leg ended when the caller hangs up.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::dial::DialFrom;
 use crate::media::endpoint::{
     DigitWait, MediaEndpoint, PlayEnd as MediaPlayEnd, RecordEnd as MediaRecordEnd,
     RecordOptions as MediaRecordOptions,
@@ -46,14 +47,16 @@ pub(crate) struct LegState {
 
 /// The caller's leg of one session.
 pub(crate) struct Leg {
-    sw: Arc<Switch>,
-    a_tx: ServerTx,
+    pub(super) sw: Arc<Switch>,
+    pub(super) a_tx: ServerTx,
     a_tag: String,
     dialog: Mutex<Dialog>,
     pub(crate) endpoint: MediaEndpoint,
     answer_sdp: String,
     pub(crate) state: Mutex<LegState>,
-    ended_tx: watch::Sender<bool>,
+    pub(super) ended_tx: watch::Sender<bool>,
+    /// The caller, as a `dial` presents it.
+    pub(super) from: DialFrom,
     language: Mutex<Language>,
     prompts: Arc<PromptLibrary>,
     recordings: PathBuf,
@@ -71,6 +74,7 @@ impl Leg {
         prompts: Arc<PromptLibrary>,
         recordings: PathBuf,
         language: Language,
+        from: DialFrom,
     ) -> Self {
         Self {
             sw,
@@ -81,6 +85,7 @@ impl Leg {
             answer_sdp,
             state: Mutex::new(LegState::default()),
             ended_tx: watch::channel(false).0,
+            from,
             language: Mutex::new(language),
             prompts,
             recordings,
@@ -115,7 +120,7 @@ impl Leg {
         self.ended_tx.send_replace(true);
     }
 
-    fn is_over(&self) -> bool {
+    pub(super) fn is_over(&self) -> bool {
         self.with_state(|s| s.finished || s.transfer.is_some())
     }
 
@@ -125,7 +130,7 @@ impl Leg {
 
     /// Sends 183 with our SDP once, so that audio reaches the caller
     /// before (or without) an answer.
-    fn ensure_media(&self) -> Result<(), CallError> {
+    pub(super) fn ensure_media(&self) -> Result<(), CallError> {
         let send = self.with_state(|s| {
             if s.finished {
                 return Err(CallError::HungUp);
@@ -232,7 +237,7 @@ impl Leg {
         }
     }
 
-    fn do_answer(&self) -> Result<(), CallError> {
+    pub(super) fn do_answer(&self) -> Result<(), CallError> {
         let send = self.with_state(|s| {
             if s.finished || s.transfer.is_some() {
                 return Err(CallError::HungUp);
@@ -419,14 +424,10 @@ impl SessionLeg for Leg {
     fn dial<'a>(
         &'a self,
         _scope: &'a Scope,
-        _destination: String,
-        _timeout_ms: u32,
+        destination: String,
+        timeout_ms: u32,
     ) -> BoxFuture<'a, Result<DialOutcome, CallError>> {
-        Box::pin(async move {
-            Err(CallError::Unavailable(
-                "dial is not available in this host version; use transfer before answering".into(),
-            ))
-        })
+        Box::pin(async move { self.dial_destination(&destination, timeout_ms).await })
     }
 
     fn transfer<'a>(&'a self, destination: String) -> BoxFuture<'a, Result<(), CallError>> {

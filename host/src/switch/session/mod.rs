@@ -6,8 +6,10 @@
 //! the session runs, a watcher task answers what the caller sends: BYE and
 //! CANCEL end the leg, INFO carries DTMF (the fallback for phones without
 //! RFC 4733), a re-INVITE gets our SDP again. A session that faults makes
-//! the caller hear the `error` prompt before the call ends.
+//! the caller hear the `error` prompt before the call ends. `dial`
+//! connects the caller to another party from within a session (`dial.rs`).
 
+mod dial;
 mod leg;
 
 use std::path::PathBuf;
@@ -89,6 +91,13 @@ impl Call {
             services.prompts.clone(),
             services.recordings_dir.clone(),
             services.language,
+            dial::DialFrom {
+                tenant: self.origin.tenant.clone(),
+                caller_id: self.origin.caller_id.clone(),
+                display: self.origin.display.clone(),
+                codec,
+                te,
+            },
         )))
     }
 

@@ -1,6 +1,7 @@
 //! Hostile: takes every call over; its session answers, then spins forever
 //! (`mode = "loop"`), traps (`mode = "trap"`) or waits ten minutes
 //! (`mode = "sleepy"`). `polite` plays a beep and returns, as a control.
+//! `dial` beeps, dials `to` (20 s), and after the dial beeps and returns.
 #![no_std]
 
 use centrale_sdk::prelude::*;
@@ -10,6 +11,8 @@ use serde::Deserialize;
 struct Settings {
     #[serde(default)]
     mode: String,
+    #[serde(default)]
+    to: String,
 }
 
 struct Hostile;
@@ -20,9 +23,9 @@ impl Plugin for Hostile {
     }
 
     fn run_session(_call: &Call) {
-        let mode = settings::get::<Settings>().unwrap_or_default().mode;
+        let settings = settings::get::<Settings>().unwrap_or_default();
         let _ = session::answer();
-        match mode.as_str() {
+        match settings.mode.as_str() {
             "loop" => {
                 let mut i = 0u64;
                 loop {
@@ -36,6 +39,13 @@ impl Plugin for Hostile {
             "slow" => {
                 let _ = session::play_all(&[session::Audio::Tone(session::Tone::Beep)]);
                 let _ = session::sleep(4_000);
+            }
+            "dial" => {
+                let beep = [session::Audio::Tone(session::Tone::Beep)];
+                let _ = session::play_all(&beep);
+                if session::dial(&settings.to, 20_000).is_ok() {
+                    let _ = session::play_all(&beep);
+                }
             }
             _ => {
                 let _ = session::play_all(&[session::Audio::Tone(session::Tone::Beep)]);
