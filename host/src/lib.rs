@@ -1,5 +1,6 @@
 //! Centrale host: the switch that speaks SIP and RTP, keeps tenants, users and
-//! devices, and (in later releases) runs feature plugins.
+//! devices, runs feature plugins (hooks and sessions) and serves the admin
+//! API and web admin.
 //!
 //! Rooms (see `DESIGN.md` §2):
 //! - [`sip`]: message parsing, transports, transactions, digest auth, registrar
@@ -7,7 +8,10 @@
 //! - [`media`]: SDP rewriting and the anchored RTP relay
 //! - [`tenancy`]: tenants, users, devices and how a request finds its tenant
 //! - [`store`]: the sqlx pools and migrations (SQLite and PostgreSQL)
+//! - [`runtime`]: the WebAssembly plugin runtime and its host interfaces
+//! - [`mail`]: the outbox and SMTP delivery
 //! - [`api`]: the admin REST API (OpenAPI) and `/metrics`
+//! - [`web`]: the web admin page, served by the API
 
 pub mod api;
 pub mod cli;
@@ -22,6 +26,7 @@ pub mod sip;
 pub mod store;
 pub mod switch;
 pub mod tenancy;
+pub mod web;
 
 /// Milliseconds since the Unix epoch: the one time unit stored in the database.
 pub fn now_ms() -> i64 {

@@ -37,6 +37,7 @@ pub mod error;
 pub mod metrics;
 pub mod operator;
 pub mod plugins;
+pub mod upload;
 pub mod user;
 
 pub use auth::{create_token, NewToken};
@@ -143,14 +144,16 @@ pub fn api_v1() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .merge(plugins::routes())
         .merge(user::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    let uploads = user::upload_routes().layer(DefaultBodyLimit::max(user::MAX_GREETING_BYTES));
+    let uploads = user::upload_routes()
+        .layer(DefaultBodyLimit::max(user::MAX_GREETING_BYTES))
+        .merge(upload::routes().layer(DefaultBodyLimit::max(upload::MAX_UPLOAD_BODY)));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", small.merge(uploads))
         .split_for_parts()
 }
 
-/// The whole HTTP service: `/api/v1`, its OpenAPI document, Swagger UI and
-/// `/metrics`.
+/// The whole HTTP service: `/api/v1`, its OpenAPI document, Swagger UI,
+/// the web admin (`/admin/`) and `/metrics`.
 pub fn router(state: ApiState) -> Router {
     let (api, doc) = api_v1();
     let api = api
@@ -159,6 +162,7 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state);
     Router::new()
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", doc))
+        .merge(crate::web::router())
         .merge(api)
 }
 

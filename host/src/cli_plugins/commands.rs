@@ -2,13 +2,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 
 use super::Target;
-use crate::runtime::memory_backend::MemoryBackend;
-use crate::runtime::{LicenceScope, Manifest, Runtime, RuntimeConfig};
+use crate::runtime::{LicenceScope, Manifest};
 use crate::store::Store;
 use crate::tenancy::plugins::{merge_settings, Assignment};
 use crate::tenancy::Tenant;
@@ -156,12 +154,7 @@ async fn install_prompts(
 /// in-memory backend): refuses imports the manifest does not declare and
 /// components that are not plugins of this WIT line. Compiles: blocking.
 fn check_component(manifest: &Manifest, wasm: &[u8]) -> anyhow::Result<()> {
-    let config = RuntimeConfig {
-        max_instances: 1,
-        ..RuntimeConfig::default()
-    };
-    let runtime = Runtime::new(config, Arc::new(MemoryBackend::new()))?;
-    let loaded = runtime.load(manifest, wasm)?;
+    let loaded = crate::runtime::validate_component(manifest, wasm)?;
     if !loaded.foreign_imports().is_empty() {
         tracing::info!(
             "{} imports interfaces outside centrale:plugin, stubbed: {}",

@@ -161,6 +161,23 @@ impl Runtime {
     }
 }
 
+/// Checks a component against its manifest in a throwaway runtime (default
+/// limits, one instance, an in-memory backend), as an install does:
+/// undeclared imports, a foreign WIT line, a manifest that does not match
+/// the component. Returns the loaded plugin (for its imports). Compiles:
+/// blocking.
+pub fn validate_component(
+    manifest: &Manifest,
+    wasm: &[u8],
+) -> Result<Arc<LoadedPlugin>, PluginError> {
+    let config = RuntimeConfig {
+        max_instances: 1,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config, Arc::new(memory_backend::MemoryBackend::new()))?;
+    runtime.load(manifest, wasm)
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker.stop.store(true, Ordering::Relaxed);

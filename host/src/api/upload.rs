@@ -1,0 +1,129 @@
+//! Integrator plugins: a tenant admin uploads a private plugin (manifest and
+//! component). The component is checked against the WIT line and the
+//! manifest's capabilities by compiling it in a throwaway runtime, then
+//! stored as a new version visible to that tenant only. New calls use the
+//! newest version; sessions already running finish on the one they loaded.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::TenantAdmin;
+use super::error::{ApiError, ApiResult, ErrorBody, Json};
+use super::ApiState;
+use crate::runtime::{Manifest, PluginError};
+
+/// Largest component accepted by upload, bytes.
+pub const MAX_UPLOAD_COMPONENT: usize = 32 << 20;
+/// Body limit of the upload route (base64 of the largest component).
+pub const MAX_UPLOAD_BODY: usize = MAX_UPLOAD_COMPONENT / 3 * 4 + (1 << 20);
+
+/// A plugin to install privately.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UploadIn {
+    /// The manifest, `plugin.toml` text.
+    pub manifest: String,
+    /// The component (`.wasm`), base64.
+    pub component_base64: String,
+}
+
+/// What was installed, and what it asks for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadOut {
+    /// Plugin id.
+    pub id: String,
+    /// Version installed.
+    pub version: String,
+    /// The WIT line it was built against (`0.1`, `0.2`).
+    pub wit: String,
+    /// Host interfaces it may use (shown to the admin before enabling).
+    pub capabilities: Vec<String>,
+    /// Hooks with their priorities.
+    pub hooks: Vec<String>,
+    /// Imports outside `centrale:plugin`, stubbed (they trap when called).
+    pub foreign_imports: Vec<String>,
+    /// Content hash of the component.
+    pub sha256: String,
+}
+
+/// Uploads a private plugin version for the admin's tenant.
+#[utoipa::path(post, path = "/plugins", tag = "tenant admin", request_body = UploadIn,
+    responses((status = 201, body = UploadOut),
+        (status = 400, body = ErrorBody, description = "component_base64 is not base64"),
+        (status = 409, body = ErrorBody, description = "this version is already installed"),
+        (status = 422, body = ErrorBody, description = "the manifest or component is refused")),
+    security(("bearer" = [])))]
+async fn upload(
+    a: TenantAdmin,
+    State(s): State<ApiState>,
+    Json(body): Json<UploadIn>,
+) -> ApiResult<(StatusCode, axum::Json<UploadOut>)> {
+    let manifest = Manifest::from_toml(&body.manifest).map_err(|e| {
+        let field = if e.field.is_empty() {
+            "manifest".to_string()
+        } else {
+            format!("manifest.{}", e.field)
+        };
+        ApiError::invalid(format!("the manifest is refused: {e}")).field(field)
+    })?;
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(body.component_base64.trim())
+        .map_err(|e| ApiError::bad_request(format!("not base64: {e}")).field("component_base64"))?;
+    if wasm.len() > MAX_UPLOAD_COMPONENT {
+        return Err(ApiError::invalid(format!(
+            "the component has {} bytes; at most {MAX_UPLOAD_COMPONENT} are accepted",
+            wasm.len()
+        ))
+        .field("component_base64"));
+    }
+    let (m, w) = (manifest.clone(), wasm.clone());
+    let loaded = tokio::task::spawn_blocking(move || crate::runtime::validate_component(&m, &w))
+        .await
+        .map_err(|e| ApiError::internal(e))?
+        .map_err(|e: PluginError| {
+            ApiError::invalid(format!("the component is refused: {e}")).field("component_base64")
+        })?;
+    let installed = s
+        .store
+        .install_plugin(
+            Some(a.tenant),
+            &manifest.id,
+            &manifest.version,
+            &body.manifest,
+            &wasm,
+        )
+        .await?;
+    tracing::info!(
+        tenant = a.tenant, plugin = %installed.id, version = %installed.version,
+        "private plugin uploaded"
+    );
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(UploadOut {
+            id: installed.id,
+            version: installed.version,
+            wit: manifest.wit_line().name().to_string(),
+            capabilities: manifest
+                .granted()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect(),
+            hooks: manifest
+                .hooks
+                .iter()
+                .map(|(h, p)| format!("{} ({p})", h.name()))
+                .collect(),
+            foreign_imports: loaded.foreign_imports().to_vec(),
+            sha256: installed.wasm_sha256,
+        }),
+    ))
+}
+
+/// The upload route (its own body limit).
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new().routes(routes!(upload))
+}
