@@ -83,7 +83,7 @@ async fn upload(
     let (m, w) = (manifest.clone(), wasm.clone());
     let loaded = tokio::task::spawn_blocking(move || crate::runtime::validate_component(&m, &w))
         .await
-        .map_err(|e| ApiError::internal(e))?
+        .map_err(ApiError::internal)?
         .map_err(|e: PluginError| {
             ApiError::invalid(format!("the component is refused: {e}")).field("component_base64")
         })?;
