@@ -152,6 +152,14 @@ async function user(view, id) {
   const byId = Object.fromEntries(assignments.map((a) => [a.plugin_id, a]));
   const licensed = Object.fromEntries(lic.map((l) => [l.plugin_id, l]));
   view.append(el("h2", {}, `${u.extension} — ${u.display_name}`));
+  const numbers = el("input", { id: "numbers", type: "text", value: (u.numbers || []).join(", ") });
+  view.append(el("form", { class: "card", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("PUT", `/users/${id}/numbers`, { numbers: numbers.value.split(",").map((x) => x.trim()).filter(Boolean) });
+      status(t("saved"));
+    } catch (e) { fail(e); }
+  } }, el("label", { for: "numbers" }, el("span", { text: t("users.numbers") }), numbers), el("button", { type: "submit", text: t("user.save") })));
   const services = el("section", { class: "card", "aria-labelledby": "svc" }, el("h3", { id: "svc", text: t("user.plugins") }));
   for (const p of catalogue) {
     const a = byId[p.id] || { enabled: false, settings: {} };
@@ -187,6 +195,34 @@ async function user(view, id) {
       try { await api("DELETE", `/users/${id}/devices/${d.id}`); status(t("deleted")); route(); } catch (e) { fail(e); }
     } }, t("users.delete"))))), devForm);
   view.append(services, devs);
+}
+
+async function schedules(view) {
+  const list = await api("GET", "/schedules");
+  const example = '{"time_zone_offset_minutes": 60, "periods": [{"weekday": 1, "from": "09:00", "to": "17:00"}], "holidays": ["2026-12-25"]}';
+  view.append(el("h2", { text: t("sch.title") }), el("p", { class: "muted", text: t("sch.help") }));
+  const editor = (name, value, isNew) => {
+    const nameInput = isNew ? el("input", { type: "text", name: "name", required: true, pattern: "[a-z0-9-]{1,64}", value: "business-hours" }) : null;
+    const area = el("textarea", { rows: 4, cols: 70, name: "schedule", "aria-label": `${t("sch.schedule")} ${name || ""}` }, value);
+    const form = el("form", { class: "card", "data-schedule": name || "" },
+      el("h3", { text: name || t("sch.add") }),
+      isNew ? el("label", {}, el("span", { text: t("sch.name") }), nameInput) : null,
+      el("label", {}, el("span", { text: t("sch.schedule") }), area),
+      el("button", { type: "submit", text: t("user.save") }), " ",
+      isNew ? null : el("button", { type: "button", class: "danger", onclick: async () => {
+        try { await api("DELETE", `/schedules/${encodeURIComponent(name)}`); status(t("deleted")); route(); } catch (e) { fail(e); }
+      } }, t("users.delete")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      let body;
+      try { body = JSON.parse(area.value); } catch (e) { status(`${t("error")}: JSON: ${e.message}`, true); return; }
+      const n = isNew ? nameInput.value : name;
+      try { await api("PUT", `/schedules/${encodeURIComponent(n)}`, body); status(t("saved")); route(); } catch (e) { fail(e); }
+    });
+    return form;
+  };
+  for (const sc of list) view.append(el("p", {}, `${sc.name}: `, el("strong", { text: sc.open ? t("sch.open") : t("sch.closed") })), editor(sc.name, JSON.stringify(sc.schedule), false));
+  view.append(editor(null, example, true));
 }
 
 async function calls(view) {
@@ -248,7 +284,10 @@ async function me(view) {
       try {
         await api("PUT", "/me/plugins/do-not-disturb", { enabled: dndBox.checked, settings: {} });
         const dest = fwd.value.trim();
-        await api("PUT", "/me/plugins/call-forwarding", { enabled: !!dest || !!(cf && cf.enabled), settings: { always: { enabled: !!dest, destination: dest } } });
+        // Forwarding is only touched when asked for, or to switch it off.
+        if (dest || (cf && cf.enabled)) {
+          await api("PUT", "/me/plugins/call-forwarding", { enabled: !!dest, settings: { always: { enabled: !!dest, destination: dest } } });
+        }
         status(t("saved"));
       } catch (e) { fail(e); }
     } }));
@@ -291,6 +330,7 @@ async function route() {
     else if (page === "users" && arg) await user(view, arg);
     else if (page === "users") await users(view);
     else if (page === "calls") await calls(view);
+    else if (page === "schedules") await schedules(view);
     else if (page === "upload") await upload(view);
     else await me(view);
   } catch (e) { fail(e); }

@@ -3,7 +3,9 @@ window.I18N = {
   en: {
     skip: "Skip to content", language: "Language", logout: "Log out",
     "nav.licences": "Licences", "nav.users": "Users", "nav.calls": "Call log",
-    "nav.upload": "Upload a plugin", "nav.me": "My phone",
+    "nav.upload": "Upload a plugin", "nav.me": "My phone", "nav.schedules": "Schedules",
+    "sch.title": "Schedules", "sch.help": "Business hours and holidays, used by plugins such as call forwarding (selective rules). JSON: weekday 1 = Monday.",
+    "sch.add": "Add a schedule", "sch.name": "Name", "sch.schedule": "Schedule (JSON)", "sch.open": "open now", "sch.closed": "closed now",
     "login.title": "Log in", "login.token": "Access token", "login.submit": "Log in",
     "login.bad": "That token was refused.",
     "lic.title": "Licences", "lic.plugin": "Plugin", "lic.used": "Used", "lic.total": "Licensed",
@@ -31,7 +33,9 @@ window.I18N = {
   nl: {
     skip: "Naar de inhoud", language: "Taal", logout: "Afmelden",
     "nav.licences": "Licenties", "nav.users": "Gebruikers", "nav.calls": "Gesprekken",
-    "nav.upload": "Plugin uploaden", "nav.me": "Mijn toestel",
+    "nav.upload": "Plugin uploaden", "nav.me": "Mijn toestel", "nav.schedules": "Tijdschema's",
+    "sch.title": "Tijdschema's", "sch.help": "Openingstijden en feestdagen, gebruikt door plugins zoals doorschakelen (selectieve regels). JSON: weekday 1 = maandag.",
+    "sch.add": "Tijdschema toevoegen", "sch.name": "Naam", "sch.schedule": "Tijdschema (JSON)", "sch.open": "nu open", "sch.closed": "nu gesloten",
     "login.title": "Aanmelden", "login.token": "Toegangssleutel", "login.submit": "Aanmelden",
     "login.bad": "Deze sleutel is geweigerd.",
     "lic.title": "Licenties", "lic.plugin": "Plugin", "lic.used": "In gebruik", "lic.total": "Gelicentieerd",

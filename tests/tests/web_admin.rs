@@ -86,6 +86,13 @@ fn an_admin_switches_anonymous_rejection_on_in_the_browser_and_the_next_call_get
         "{seen}"
     );
     assert!(seen.contains("Licenties"), "the Dutch page: {seen}");
+    assert!(seen.contains("\"scheduleSaved\":true"), "{seen}");
+    let schedules = pbx.cli(&["schedule", "list", "--tenant", DEMO_DOMAIN]);
+    assert!(
+        schedules.stdout.contains("business-hours"),
+        "{}",
+        schedules.stdout
+    );
     // The upload showed what the plugin asks for, and it is installed for
     // this tenant only.
     assert!(seen.contains("\"uploadCaps\":[\"log\"]"), "{seen}");
@@ -111,4 +118,80 @@ fn an_admin_switches_anonymous_rejection_on_in_the_browser_and_the_next_call_get
         .timeout_s(30)
         .run();
     pbx.check(&run, "anonymous call to 202 after the admin's click");
+}
+
+#[test]
+fn a_user_switches_do_not_disturb_on_in_the_browser_and_callers_get_busy() {
+    assert!(
+        web_dir().join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run ./scripts/test (it runs `npm ci` in tests/web)"
+    );
+    let api = format!("127.0.0.1:{}", free_port(true));
+    let pbx = Pbx::start_demo_with_plugins(&["--api-listen", &api]);
+    // The admin licensed DND; the user switches it on themselves.
+    let token = pbx.cli(&[
+        "token",
+        "create",
+        "--role",
+        "user",
+        "--tenant",
+        DEMO_DOMAIN,
+        "--user",
+        "203",
+    ]);
+    token.assert_success("token create --role user");
+    let token = token
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .expect("a token");
+    let shots = std::env::var_os("CENTRALE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| pbx.dir().to_path_buf());
+    let out = Command::new("node")
+        .current_dir(web_dir())
+        .arg("user.mjs")
+        .arg(format!("http://{api}"))
+        .arg(&token)
+        .arg(&shots)
+        .output()
+        .expect("run node");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && seen.contains("\"saved\":true"),
+        "the browser run failed: {seen}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(seen.contains("\"adminLinksHidden\":true"), "{seen}");
+    assert!(!seen.contains("pageErrors"), "{seen}");
+    // 203's phone is registered, but DND answers for it: busy.
+    let phone = pbx.phone();
+    pbx.register(&phone, "203", "203", "demo203");
+    let mut uas = pbx
+        .sipp("uas_answer.xml")
+        .phone(&phone)
+        .timeout_s(20)
+        .spawn();
+    uas.wait_bound();
+    let caller = pbx.phone();
+    let run = pbx
+        .sipp("uac_expect_486.xml")
+        .phone(&caller)
+        .set("aor", "202")
+        .service("203")
+        .auth("202", "demo202")
+        .timeout_s(20)
+        .run();
+    pbx.check(
+        &run,
+        "202 calling 203 after 203 switched DND on in the browser",
+    );
+    assert!(
+        !uas.messages_so_far()
+            .iter()
+            .any(|m| !m.sent && m.msg.is_request("INVITE")),
+        "203's phone rang despite DND"
+    );
 }

@@ -47,6 +47,12 @@ try {
   seen.licenceAfter = { used: await row.locator(".used").innerText(), total: await row.locator(".total").innerText() };
   seen.dutchHeading = await page.locator("#view h2").first().innerText();
   if (shots) await page.screenshot({ path: `${shots}/admin-licences-nl.png`, fullPage: true });
+  await page.click('a[href="#/schedules"]');
+  await page.waitForSelector('form[data-schedule=""] button[type="submit"]');
+  await page.click('form[data-schedule=""] button[type="submit"]');
+  await page.waitForSelector('form[data-schedule="business-hours"]');
+  seen.scheduleSaved = true;
+  if (shots) await page.screenshot({ path: `${shots}/admin-schedules-nl.png`, fullPage: true });
   await page.click('a[href="#/calls"]');
   await page.waitForSelector("table");
   if (shots) await page.screenshot({ path: `${shots}/admin-calls.png`, fullPage: true });
