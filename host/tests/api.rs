@@ -323,6 +323,7 @@ async fn admin_resources(c: Client, admin: &str, a_users: &[i64]) {
         )
         .await;
     assert_eq!(r.status, 422);
+    assert_eq!(r.json()["field"], "enabled");
     let r = c
         .get(&format!("/users/{}/plugins", a_users[0]), Some(admin))
         .await;

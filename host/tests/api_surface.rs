@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("delete", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("get", "/api/v1/plugins"),
+    ("post", "/api/v1/plugins"),
     ("get", "/api/v1/licences"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),

@@ -115,13 +115,29 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Where in a JSON body serde failed (`extension`, `settings.x`), from its
-/// message (`... at line 1 column 5`) is not derivable; missing and unknown
-/// fields are named in backticks by serde.
+/// The field a JSON body failed on, from axum's message (`Failed to
+/// deserialize the JSON body into the target type: a.b: invalid type ...`,
+/// where the path is left out at the top level, and serde names missing and
+/// unknown fields in backticks): `a.b`, `a.b.c` or `c`.
 fn serde_field(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_string())
+    let rest = message
+        .split_once("target type: ")
+        .map_or(message, |(_, r)| r);
+    let (path, inner) = match rest.split_once(": ") {
+        Some((p, inner)) if !p.is_empty() && !p.contains(' ') => (Some(p), inner),
+        _ => (None, rest),
+    };
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|m| inner.split_once(m))
+        .and_then(|(_, r)| r.split_once('`'))
+        .map(|(name, _)| name);
+    match (path, named) {
+        (Some(p), Some(n)) => Some(format!("{p}.{n}")),
+        (None, Some(n)) => Some(n.to_string()),
+        (Some(p), None) => Some(p.to_string()),
+        (None, None) => None,
+    }
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -220,10 +236,28 @@ mod tests {
 
     #[test]
     fn serde_fields_are_found() {
+        let t = "Failed to deserialize the JSON body into the target type: ";
         assert_eq!(
-            serde_field("missing field `extension` at line 1 column 2").as_deref(),
+            serde_field(&format!("{t}missing field `extension` at line 1 column 2")).as_deref(),
             Some("extension")
         );
-        assert_eq!(serde_field("expected value"), None);
+        assert_eq!(
+            serde_field(&format!(
+                "{t}enabled: invalid type: string \"yes\", expected a boolean at line 1 column 17"
+            ))
+            .as_deref(),
+            Some("enabled")
+        );
+        assert_eq!(
+            serde_field(&format!(
+                "{t}b[0]: unknown field `y`, expected `x` at line 1 column 23"
+            ))
+            .as_deref(),
+            Some("b[0].y")
+        );
+        assert_eq!(
+            serde_field(&format!("{t}expected value at line 1 column 1")),
+            None
+        );
     }
 }
