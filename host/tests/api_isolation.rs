@@ -222,3 +222,79 @@ async fn nothing_of_a_is_reachable(store: &Store) {
 }
 
 on_both!(nothing_of_a_is_reachable);
+
+on_both!(private_plugins_stay_with_their_tenant);
+
+/// A plugin tenant A uploads (POST /plugins) is checked, installed for A
+/// only, and neither listed for nor usable by B.
+async fn private_plugins_stay_with_their_tenant(store: &Store) {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (c, blobs) = serve(store, dir.path()).await;
+    let w = world(store, &blobs).await;
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/wit-0.1");
+    let manifest = std::fs::read_to_string(data.join("anonymous-call-rejection.toml"))
+        .unwrap()
+        .replace(
+            "id = \"anonymous-call-rejection\"",
+            "id = \"acme-screening\"",
+        );
+    let wasm = std::fs::read(data.join("anonymous_call_rejection.wasm")).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&wasm);
+    let body = json!({"manifest": manifest, "component_base64": b64});
+
+    // Users may not upload.
+    let r = c
+        .send("POST", "/plugins", Some(&w.a.user), body.clone())
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    // A's admin may: the answer lists what the plugin asks for.
+    let r = c
+        .send("POST", "/plugins", Some(&w.a.admin), body.clone())
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["capabilities"], json!(["log"]));
+    assert_eq!(r.json()["wit"], "0.1");
+    // The same version twice is a conflict.
+    let r = c
+        .send("POST", "/plugins", Some(&w.a.admin), body.clone())
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    // A component that is not one, and a manifest that lies about its
+    // capabilities, are refused naming the field.
+    let bad = json!({"manifest": manifest.replace("1.0.0", "1.0.1").replace("0.1.0", "0.1.1"),
+        "component_base64": base64::engine::general_purpose::STANDARD.encode(b"\0asm\x01\0\0\0")});
+    let r = c.send("POST", "/plugins", Some(&w.a.admin), bad).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["field"], "component_base64");
+    let lying = json!({"manifest": manifest.replace("id = \"acme-screening\"", "id = \"acme-bad\"")
+        .replace("wit = \"0.1\"", "wit = \"0.2\""), "component_base64": b64});
+    let r = c.send("POST", "/plugins", Some(&w.a.admin), lying).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+
+    let listed = |token: &str| {
+        let token = token.to_string();
+        async move {
+            let r = c.get("/plugins", Some(&token)).await;
+            assert_eq!(r.status, 200);
+            r.text().contains("acme-screening")
+        }
+    };
+    assert!(listed(&w.a.admin).await, "A sees its plugin");
+    assert!(!listed(&w.b.admin).await, "B does not see A's plugin");
+    // B cannot enable it (no licence, and not in B's catalogue).
+    let r = c
+        .send(
+            "PUT",
+            &format!("/users/{}/plugins/acme-screening", w.b.users[0]),
+            Some(&w.b.admin),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert!(
+        [403, 404, 409, 422].contains(&r.status),
+        "B enabling A's plugin: {} {}",
+        r.status,
+        r.text()
+    );
+}
