@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
@@ -99,8 +100,20 @@ pub(super) async fn record(
             }
         }
     };
-    match guard.take() {
+    let done = match guard.take() {
         Some(r) => r.finish(end),
         None => Err(io::Error::other("the recording was lost")),
+    };
+    if let Ok(r) = &done {
+        // One line per recording, for the voicemail bench (bench/voicemail.sh
+        // sums these to check that no packet was lost in the host).
+        tracing::info!(
+            duration_ms = r.duration_ms,
+            end = ?r.end,
+            packets_in = inner.packets_in.load(Ordering::Relaxed),
+            late_dropped = inner.late_dropped.load(Ordering::Relaxed),
+            "recording finished"
+        );
     }
+    done
 }
