@@ -37,8 +37,16 @@ pub(crate) fn run(call: &Call, s: &Settings) -> Result<Ended, CallError> {
     // The caller may skip the greeting with #.
     let _ = session::play(&greeting)?;
     let now = schedule::now_ms();
+    // Time first (messages sort by it), then the call, so two messages
+    // left in the same millisecond keep separate names.
+    let call_tag: String = call
+        .id()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(24)
+        .collect();
     let m = Message {
-        id: format!("{now}"),
+        id: format!("{now}-{call_tag}"),
         caller: call.caller().presented_number().unwrap_or("").to_string(),
         caller_name: call.caller().display_name().unwrap_or("").to_string(),
         at: now,
