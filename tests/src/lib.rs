@@ -650,3 +650,36 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Builds the test plugin crate `host/tests/plugins/<dir>` for
+/// wasm32-wasip2 (release, in `<target>/test-plugins`) and returns its
+/// manifest and component paths. The component's file name is the crate
+/// name `centrale-test-<dir>` with underscores.
+pub fn build_test_plugin(dir: &str) -> (PathBuf, PathBuf) {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../host/tests/plugins")
+        .join(dir);
+    let target = target_dir().join("test-plugins");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+        .arg("--manifest-path")
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        // Flags meant for the host build must not leak into the guest's.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building the test plugin {dir} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lib = format!("centrale_test_{}", dir.replace('-', "_"));
+    (
+        crate_dir.join("plugin.toml"),
+        target.join(format!("wasm32-wasip2/release/{lib}.wasm")),
+    )
+}

@@ -7,47 +7,18 @@
 //! hanging up while connected hangs up 203 too.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use centrale_tests::rtp::RtpPeer;
-use centrale_tests::{target_dir, wait_for, Pbx, DEMO_DOMAIN};
+use centrale_tests::{build_test_plugin, wait_for, Pbx, DEMO_DOMAIN};
 
 const PLUGIN: &str = "test-session-hostile";
 const WAIT: Duration = Duration::from_secs(60);
 
 /// Builds host/tests/plugins/session-hostile: manifest and component.
 fn build_plugin() -> (PathBuf, PathBuf) {
-    let crate_dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/tests/plugins/session-hostile");
-    let target = target_dir().join("test-plugins");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(crate_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building the test plugin failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        crate_dir.join("plugin.toml"),
-        target.join("wasm32-wasip2/release/centrale_test_session_hostile.wasm"),
-    )
+    build_test_plugin("session-hostile")
 }
 
 /// A demo PBX where 201's calls run the dialling session (to 203), and

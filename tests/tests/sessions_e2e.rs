@@ -3,54 +3,17 @@
 //! cleanly with a BYE, whether the plugin loops or traps; the host keeps
 //! serving (a normal call right after).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use centrale_tests::rtp::RtpPeer;
-use centrale_tests::{target_dir, Pbx, DEMO_DOMAIN};
+use centrale_tests::{build_test_plugin, Pbx, DEMO_DOMAIN};
 
 const PLUGIN: &str = "test-session-hostile";
 
 /// Builds host/tests/plugins/session-hostile (a WIT 0.2 component).
 fn build_hostile() -> (PathBuf, PathBuf) {
     build_test_plugin("session-hostile")
-}
-
-/// Builds the test plugin crate host/tests/plugins/<dir>: its manifest and
-/// component paths.
-fn build_test_plugin(dir: &str) -> (PathBuf, PathBuf) {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../host/tests/plugins")
-        .join(dir);
-    let target = target_dir().join("test-plugins");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
-        .arg(crate_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building the test plugin {dir} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lib = format!("centrale_test_{}", dir.replace('-', "_"));
-    (
-        crate_dir.join("plugin.toml"),
-        target.join(format!("wasm32-wasip2/release/{lib}.wasm")),
-    )
 }
 
 fn admin(pbx: &Pbx, args: &[&str], what: &str) {

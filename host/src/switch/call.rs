@@ -377,21 +377,10 @@ impl Call {
                     return self.reject(code, reason, announcement).await;
                 }
                 Some(HookDecision::TakeOver(session)) => {
-                    match self.session_then(&user, session).await {
-                        Some(Target::Users(next)) => {
-                            user = next;
-                            offer = match self.current_offer(&self.a_tx.request().clone()) {
-                                Some(o) => o,
-                                None => return self.reply_a(488, None, "failed"),
-                            };
+                    match self.after_session(&user, session, mf).await {
+                        Some((next, o)) => {
+                            (user, offer) = (next, o);
                             continue;
-                        }
-                        Some(trunk) => {
-                            let Some(o) = self.current_offer(&self.a_tx.request().clone()) else {
-                                return self.reply_a(488, None, "failed");
-                            };
-                            let outcome = self.attempt(&trunk, &[], &o, mf).await;
-                            return self.settle(outcome);
                         }
                         None => return,
                     }
@@ -443,21 +432,8 @@ impl Call {
                     return self.reject(code, reason, announcement).await;
                 }
                 Some(HookDecision::TakeOver(session)) => {
-                    match self.session_then(&user, session).await {
-                        Some(Target::Users(next)) => {
-                            user = next;
-                            offer = match self.current_offer(&self.a_tx.request().clone()) {
-                                Some(o) => o,
-                                None => return self.reply_a(488, None, "failed"),
-                            };
-                        }
-                        Some(trunk) => {
-                            let Some(o) = self.current_offer(&self.a_tx.request().clone()) else {
-                                return self.reply_a(488, None, "failed");
-                            };
-                            let outcome = self.attempt(&trunk, &[], &o, mf).await;
-                            return self.settle(outcome);
-                        }
+                    match self.after_session(&user, session, mf).await {
+                        Some((next, o)) => (user, offer) = (next, o),
                         None => return,
                     }
                 }
@@ -496,11 +472,29 @@ impl Call {
         }
     }
 
-    /// Runs a session for `user`; when it transfers, the diversion to
-    /// follow (`None` when the call is settled).
-    async fn session_then(&mut self, user: &User, session: SessionRef) -> Option<Target> {
+    /// Runs a session for `user`. When it transferred the call to another
+    /// user, that user and the offer to ring them with; a transfer to an
+    /// outside number is attempted here. `None` once the call is settled.
+    async fn after_session(
+        &mut self,
+        user: &User,
+        session: SessionRef,
+        mf: u32,
+    ) -> Option<(User, String)> {
         let to = self.take_over(user, session).await?;
-        self.divert(user, &to, DiversionReason::Deflection).await
+        let target = self.divert(user, &to, DiversionReason::Deflection).await?;
+        let Some(offer) = self.current_offer(&self.a_tx.request().clone()) else {
+            self.reply_a(488, None, "failed");
+            return None;
+        };
+        match target {
+            Target::Users(next) => Some((next, offer)),
+            trunk => {
+                let outcome = self.attempt(&trunk, &[], &offer, mf).await;
+                self.settle(outcome);
+                None
+            }
+        }
     }
 
     /// Our offer to B-legs from the caller's SDP through the current bridge.
