@@ -216,6 +216,20 @@ pub enum TenantCmd {
     List,
     /// Remove a tenant with all its users, devices and registrations.
     Remove { domain: String },
+    /// Show or set the operator's limits of a tenant (0 = no limit); the
+    /// options given are changed, the others kept.
+    Limits {
+        domain: String,
+        /// Calls of the tenant in progress at once.
+        #[arg(long)]
+        max_calls: Option<i64>,
+        /// New calls of the tenant per minute.
+        #[arg(long)]
+        calls_per_minute: Option<i64>,
+        /// Bytes of recordings and greetings the tenant may store.
+        #[arg(long)]
+        storage_bytes: Option<i64>,
+    },
 }
 
 /// `centrale user ...`
@@ -394,6 +408,26 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     let t = tenant(&store, &domain).await?;
                     store.delete_tenant(t.id).await?;
                     println!("tenant {domain} removed");
+                }
+                TenantCmd::Limits {
+                    domain,
+                    max_calls,
+                    calls_per_minute,
+                    storage_bytes,
+                } => {
+                    let t = tenant(&store, &domain).await?;
+                    let mut l = store.tenant_limits(t.id).await?;
+                    if max_calls.is_some() || calls_per_minute.is_some() || storage_bytes.is_some()
+                    {
+                        l.max_concurrent_calls = max_calls.unwrap_or(l.max_concurrent_calls);
+                        l.max_calls_per_minute = calls_per_minute.unwrap_or(l.max_calls_per_minute);
+                        l.max_storage_bytes = storage_bytes.unwrap_or(l.max_storage_bytes);
+                        store.set_tenant_limits(t.id, &l).await?;
+                    }
+                    println!(
+                        "{domain}: max calls {}, calls per minute {}, storage bytes {} (0 = no limit)",
+                        l.max_concurrent_calls, l.max_calls_per_minute, l.max_storage_bytes
+                    );
                 }
             }
             Ok(())

@@ -570,3 +570,71 @@ async fn failed_logins_are_throttled_per_address() {
     })
     .await;
 }
+
+on_both!(tenant_limits);
+
+/// The operator's limits of a tenant: set and read back, refused to admins
+/// and for negative values; the storage limit stops a greeting upload.
+async fn tenant_limits(store: &Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, blobs) = serve(store, dir.path()).await;
+    let w = world(store, &blobs).await;
+    let path = format!("/tenants/{}/limits", w.a.id);
+    let r = c.get(&path, Some(&w.operator)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"max_concurrent_calls": 0, "max_calls_per_minute": 0, "max_storage_bytes": 0})
+    );
+    let limits =
+        json!({"max_concurrent_calls": 2, "max_calls_per_minute": 30, "max_storage_bytes": 1000});
+    assert_eq!(
+        c.send("PUT", &path, Some(&w.a.admin), limits.clone())
+            .await
+            .status,
+        403
+    );
+    let r = c
+        .send("PUT", &path, Some(&w.operator), limits.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(c.get(&path, Some(&w.operator)).await.json(), limits);
+    let r = c
+        .send(
+            "PUT",
+            &path,
+            Some(&w.operator),
+            json!({"max_concurrent_calls": -1}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["field"], "max_concurrent_calls");
+    assert_eq!(
+        c.get("/tenants/999999/limits", Some(&w.operator))
+            .await
+            .status,
+        404
+    );
+    // A's tenant may store 1000 bytes: a 2 s greeting (32 KB) is over quota.
+    let r = c
+        .raw(
+            "PUT",
+            "/api/v1/me/voicemail/greeting",
+            Some(&w.a.user),
+            "audio/wav",
+            wav(16_000),
+        )
+        .await;
+    assert!(r.status >= 400, "{} {}", r.status, r.text());
+    // B has no limit.
+    let r = c
+        .raw(
+            "PUT",
+            "/api/v1/me/voicemail/greeting",
+            Some(&w.b.user),
+            "audio/wav",
+            wav(16_000),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+}

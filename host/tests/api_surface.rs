@@ -46,6 +46,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tenants/{tenant_id}/licences"),
     ("put", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("delete", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
+    ("get", "/api/v1/tenants/{tenant_id}/limits"),
+    ("put", "/api/v1/tenants/{tenant_id}/limits"),
     ("get", "/api/v1/plugins"),
     ("post", "/api/v1/plugins"),
     ("get", "/api/v1/licences"),

@@ -494,3 +494,45 @@ fn replayed_invite_credentials_cannot_place_another_call() {
         sock.send(ack_for_failure(&replay, &resp).as_bytes());
     }
 }
+
+#[test]
+fn the_tenants_concurrent_call_limit_refuses_the_call_over_it_with_503() {
+    let pbx = Pbx::start_demo();
+    pbx.cli(&["tenant", "limits", DEMO_DOMAIN, "--max-calls", "1"])
+        .assert_success("tenant limits");
+    let phone = pbx.phone();
+    let uas = callee(&pbx, &phone, "uas_answer.xml");
+    // The first call is answered and lasts 4 s.
+    let caller = pbx.phone();
+    let first = pbx
+        .sipp("uac_call.xml")
+        .phone(&caller)
+        .set("aor", "201")
+        .service("202")
+        .auth("201", "demo201")
+        .pause_ms(4000)
+        .spawn();
+    let answered = first.wait_received(WAIT, |m| m.is_response(200, "INVITE"));
+    assert!(answered.is_some(), "the first call was not answered");
+    // A second call of the tenant meanwhile: 503 with Retry-After.
+    let second = pbx
+        .sipp("uac_expect_503.xml")
+        .phone(&pbx.phone())
+        .set("aor", "203")
+        .service("201")
+        .auth("203", "demo203")
+        .pause_ms(500)
+        .run();
+    pbx.check(&second, "a second call over the tenant's limit of 1");
+    let refusal = second
+        .find_received(|m| m.is_response(503, "INVITE"))
+        .expect("503");
+    assert!(refusal.header("Retry-After").is_some(), "{}", refusal.raw);
+    let first = first.wait(WAIT);
+    pbx.check(&first, "the first call, undisturbed");
+    pbx.check(&uas.wait(WAIT), "202 answering the first call");
+    // Its place is free again: the next call is admitted (and finds 201
+    // unregistered).
+    let third = call_from_201(&pbx, "uac_expect_480.xml", "203");
+    pbx.check(&third, "a call after the first ended");
+}

@@ -34,6 +34,7 @@ use crate::tenancy::Tenant;
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod operator;
 pub mod plugins;
@@ -140,6 +141,7 @@ impl Modify for BearerAuth {
 pub fn api_v1() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let small = OpenApiRouter::new()
         .merge(operator::routes())
+        .merge(limits::routes())
         .merge(admin::routes())
         .merge(plugins::routes())
         .merge(user::routes())

@@ -49,6 +49,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "plugin_prompts",
         include_str!("../../migrations/sqlite/0006_plugin_prompts.sql"),
     ),
+    (
+        7,
+        "tenant_limits",
+        include_str!("../../migrations/sqlite/0007_tenant_limits.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -82,6 +87,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "plugin_prompts",
         include_str!("../../migrations/postgres/0006_plugin_prompts.sql"),
+    ),
+    (
+        7,
+        "tenant_limits",
+        include_str!("../../migrations/postgres/0007_tenant_limits.sql"),
     ),
 ];
 

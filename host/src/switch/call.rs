@@ -55,6 +55,18 @@ pub async fn run(sw: Arc<Switch>, tx: ServerTx) {
     let Some(origin) = authenticate(&sw, &tx, &a_tag).await else {
         return;
     };
+    // The operator's limits on the tenant's calls.
+    let _admission = match sw.admit(origin.tenant.id).await {
+        Ok(a) => a,
+        Err(why) => {
+            tracing::info!(tenant = %origin.tenant.domain, "call refused: {why}");
+            let mut r = Response::to(tx.request(), 503, Some(&a_tag));
+            r.reason = why.to_string();
+            r.headers.push("Retry-After", "30");
+            tx.respond(r);
+            return;
+        }
+    };
     let mut call = Call::new(sw, tx, a_tag, origin);
     call.route().await;
     call.finish().await;

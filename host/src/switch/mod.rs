@@ -9,6 +9,7 @@
 //! - [`trunk`]: the SIP trunk for outside numbers
 //! - [`subscribe`]: message-waiting indication (SUBSCRIBE/NOTIFY message-summary)
 
+mod admission;
 pub mod call;
 pub mod dialog;
 pub mod features;
@@ -79,6 +80,8 @@ pub struct Switch {
     /// Message-summary subscriptions (see [`subscribe`]).
     pub(crate) subs: Arc<subscribe::Subscriptions>,
     active_calls: std::sync::atomic::AtomicUsize,
+    /// Calls per tenant, for the operator's limits.
+    admission: admission::Counters,
 }
 
 impl std::fmt::Debug for ServerTx {
@@ -115,6 +118,7 @@ impl Switch {
             hooks,
             sessions,
             dialogs: Mutex::new(HashMap::new()),
+            admission: Mutex::new(HashMap::new()),
             subs: Arc::default(),
             active_calls: std::sync::atomic::AtomicUsize::new(0),
         })

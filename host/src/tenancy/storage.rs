@@ -79,6 +79,22 @@ impl Storage {
         if used.saturating_sub(replaced).saturating_add(size) > self.quota {
             return Err(BlobError::QuotaExceeded);
         }
+        // The operator's storage limit for the whole tenant.
+        let limit = store
+            .tenant_limits(scope.tenant_id)
+            .await
+            .map_err(unavailable)?
+            .max_storage_bytes;
+        if limit > 0 {
+            let tenant_used = store
+                .tenant_blob_usage(scope.tenant_id)
+                .await
+                .map_err(unavailable)?;
+            let after = tenant_used.saturating_sub(replaced).saturating_add(size);
+            if after > u64::try_from(limit).unwrap_or(u64::MAX) {
+                return Err(BlobError::QuotaExceeded);
+            }
+        }
         Ok(())
     }
 
