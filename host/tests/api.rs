@@ -638,3 +638,36 @@ async fn tenant_limits(store: &Store) {
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
 }
+
+on_both!(an_admin_uploads_a_users_greeting);
+
+/// A company box's greeting, uploaded by the tenant admin: only for the
+/// admin's own users, only a usable WAV.
+async fn an_admin_uploads_a_users_greeting(store: &Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, blobs) = serve(store, dir.path()).await;
+    let w = world(store, &blobs).await;
+    let path = format!("/api/v1/users/{}/voicemail/greeting", w.a.users[1]);
+    let r = c
+        .raw("PUT", &path, Some(&w.a.admin), "audio/wav", wav(8_000))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = c
+        .raw("PUT", &path, Some(&w.b.admin), "audio/wav", wav(8_000))
+        .await;
+    assert_eq!(r.status, 404, "B's admin and A's user: {}", r.text());
+    let r = c
+        .raw("PUT", &path, Some(&w.a.user), "audio/wav", wav(8_000))
+        .await;
+    assert_eq!(r.status, 403, "a user token: {}", r.text());
+    let r = c
+        .raw(
+            "PUT",
+            &path,
+            Some(&w.a.admin),
+            "audio/wav",
+            b"not a wav".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+}

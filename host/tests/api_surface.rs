@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("delete", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("get", "/api/v1/tenants/{tenant_id}/limits"),
+    ("put", "/api/v1/users/{user_id}/voicemail/greeting"),
     ("put", "/api/v1/tenants/{tenant_id}/limits"),
     ("get", "/api/v1/plugins"),
     ("post", "/api/v1/plugins"),

@@ -194,7 +194,16 @@ async function user(view, id) {
     el("ul", {}, devices.map((d) => el("li", {}, d.username, " ", el("button", { type: "button", class: "secondary", onclick: async () => {
       try { await api("DELETE", `/users/${id}/devices/${d.id}`); status(t("deleted")); route(); } catch (e) { fail(e); }
     } }, t("users.delete"))))), devForm);
-  view.append(services, devs);
+  const greeting = el("form", { class: "card", id: "admin-greeting" },
+    el("h3", { text: t("me.voicemail") }),
+    el("label", {}, el("span", { text: t("me.greeting") }), el("input", { name: "wav", type: "file", accept: ".wav,audio/wav", required: true })),
+    el("button", { type: "submit", text: t("me.upload") }));
+  greeting.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const file = new FormData(greeting).get("wav");
+    try { await api("PUT", `/users/${id}/voicemail/greeting`, file); status(t("saved")); } catch (e) { fail(e); }
+  });
+  view.append(services, devs, greeting);
 }
 
 async function schedules(view) {

@@ -329,5 +329,36 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 
 /// The greeting upload (its own, larger body limit).
 pub fn upload_routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(put_greeting))
+    OpenApiRouter::new()
+        .routes(routes!(put_greeting))
+        .routes(routes!(admin_put_greeting))
+}
+
+/// Upload the voicemail greeting of one of the tenant's users (e.g. a
+/// company or department box): an 8 kHz mono 16-bit WAV.
+#[utoipa::path(put, path = "/users/{user_id}/voicemail/greeting", tag = "tenant admin",
+    params(("user_id" = i64, Path, description = "User id")),
+    request_body(content = Vec<u8>, content_type = "audio/wav"),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "not an 8 kHz mono 16-bit WAV")),
+    security(("bearer" = [])))]
+async fn admin_put_greeting(
+    a: super::auth::TenantAdmin,
+    State(s): State<ApiState>,
+    super::error::Path(user_id): super::error::Path<i64>,
+    Body(wav): Body,
+) -> ApiResult<StatusCode> {
+    super::admin::user_or_404(&s, a.tenant, user_id).await?;
+    crate::media::wav::load_wav_bytes(&wav)
+        .map_err(|e| ApiError::invalid(format!("the greeting is not usable: {e}")).field("body"))?;
+    let me = SelfUser {
+        tenant: a.tenant,
+        user: user_id,
+    };
+    let scope = blob_scope(&s, &me).await?;
+    s.storage
+        .put(&s.store, &scope, "greeting.wav", wav.to_vec())
+        .await
+        .map_err(blob_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
