@@ -242,7 +242,16 @@ fn kill_9_during_and_after_a_recording_loses_no_completed_message() {
     // A complete message; its mail waits in the outbox (SMTP is down).
     let first = call_and_hang_up(&pbx, "202", "201", &audio, 5_500);
     pbx.check(&first, "the first message");
-    assert_eq!(mwi(&pbx, "201"), "1/0");
+    // The session stores the message once the caller's BYE ended the
+    // recording: wait for that before the kill ("after" a recording).
+    let stored = smtp::poll(Duration::from_secs(15), || {
+        (mwi(&pbx, "201") == "1/0").then_some(())
+    });
+    assert!(
+        stored.is_some(),
+        "the first message was stored (box: {})",
+        mwi(&pbx, "201")
+    );
 
     // Killed after it.
     pbx.kill_and_restart();
