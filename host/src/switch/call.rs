@@ -471,7 +471,7 @@ impl Call {
         let services = &self.sw.sessions;
         match announcement {
             Some(a)
-                if crate::runtime::host::call_control::valid_prompt(&a)
+                if crate::media::prompts::valid_name(&a)
                     && services.prompts.exists(services.language, &a) =>
             {
                 self.reject_announced(code, reason.as_deref(), &a).await

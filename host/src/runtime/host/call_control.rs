@@ -114,7 +114,7 @@ pub fn check_items(items: &[AudioItem]) -> Result<(), CallError> {
     }
     for item in items {
         match item {
-            AudioItem::Prompt(name) if !valid_prompt(name) => {
+            AudioItem::Prompt(name) if !crate::media::prompts::valid_name(name) => {
                 return Err(CallError::Invalid(format!("prompt name `{name}` refused")))
             }
             AudioItem::Blob(name) if !super::blobs::valid_name(name) => {
@@ -127,15 +127,6 @@ pub fn check_items(items: &[AudioItem]) -> Result<(), CallError> {
         }
     }
     Ok(())
-}
-
-/// `[a-z0-9-]{1,64}`.
-pub fn valid_prompt(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn valid_digits(s: &str) -> bool {

@@ -4,6 +4,7 @@
 //! `dial.rs`. A watcher task (see `mod.rs`) handles what the caller sends
 //! meanwhile and marks the leg ended when the caller hangs up.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +26,9 @@ use crate::runtime::{BoxFuture, Scope};
 use crate::sip::{Response, ServerTx};
 use crate::switch::dialog::Dialog;
 use crate::switch::Switch;
+
+/// Plugin prompts by (language tag, name); `None`: not shipped.
+type PromptCache = HashMap<(&'static str, String), Option<Arc<[i16]>>>;
 
 /// How the leg stands, for the CDR and for the functions still allowed.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +63,9 @@ pub(crate) struct Leg {
     pub(super) from: DialFrom,
     language: Mutex<Language>,
     prompts: Arc<PromptLibrary>,
+    /// The session plugin's own prompts looked up so far, by (language,
+    /// name); `None`: it ships none, the standard one plays.
+    plugin_prompts: Mutex<PromptCache>,
     recordings: PathBuf,
 }
 
@@ -88,6 +95,7 @@ impl Leg {
             from,
             language: Mutex::new(language),
             prompts,
+            plugin_prompts: Mutex::new(HashMap::new()),
             recordings,
         }
     }
@@ -163,27 +171,64 @@ impl Leg {
         name: &str,
     ) -> Result<Arc<[i16]>, CallError> {
         if let Some(scope) = scope {
-            for l in [lang, Language::En] {
-                match self
-                    .sw
-                    .store
-                    .plugin_prompt(scope.tenant_id, &scope.plugin_id, l.tag(), name)
-                    .await
-                {
-                    Ok(Some(bytes)) => {
-                        return wav::load_wav_bytes(&bytes)
-                            .map(Arc::from)
-                            .map_err(|e| CallError::Invalid(format!("prompt `{name}`: {e}")))
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!("plugin prompt `{name}`: {e}"),
-                }
+            // A session plays the same prompts again and again (menus,
+            // digits): ask the store once per leg and name.
+            let key = (lang.tag(), name.to_string());
+            let cached = self
+                .plugin_prompts
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&key).cloned());
+            if let Some(found) = cached {
+                return match found {
+                    Some(samples) => Ok(samples),
+                    None => self.standard_prompt(lang, name),
+                };
+            }
+            let found = self.plugin_prompt(scope, lang, name).await?;
+            if let Ok(mut c) = self.plugin_prompts.lock() {
+                c.insert(key, found.clone());
+            }
+            if let Some(samples) = found {
+                return Ok(samples);
             }
         }
+        self.standard_prompt(lang, name)
+    }
+
+    /// The standard prompt, in `lang` or else English.
+    fn standard_prompt(&self, lang: Language, name: &str) -> Result<Arc<[i16]>, CallError> {
         self.prompts
             .get(lang, name)
             .or_else(|_| self.prompts.get(Language::En, name))
             .map_err(|e| CallError::Invalid(format!("prompt `{name}`: {e}")))
+    }
+
+    /// The plugin's own prompt in `lang`, else in English; `None` when it
+    /// ships none of that name.
+    async fn plugin_prompt(
+        &self,
+        scope: &Scope,
+        lang: Language,
+        name: &str,
+    ) -> Result<Option<Arc<[i16]>>, CallError> {
+        for l in [lang, Language::En] {
+            match self
+                .sw
+                .store
+                .plugin_prompt(scope.tenant_id, &scope.plugin_id, l.tag(), name)
+                .await
+            {
+                Ok(Some(bytes)) => {
+                    return wav::load_wav_bytes(&bytes)
+                        .map(|s| Some(Arc::from(s)))
+                        .map_err(|e| CallError::Invalid(format!("prompt `{name}`: {e}")))
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("plugin prompt `{name}`: {e}"),
+            }
+        }
+        Ok(None)
     }
 
     /// Decodes and joins the items into one buffer of 8 kHz samples.
