@@ -14,6 +14,7 @@
 //!
 //! [media]
 //! rtp_ports = "20000-20999"
+//! latch_window_secs = 15     # NAT latching only this long after offer/answer
 //!
 //! [trunk]                    # optional: where calls to outside numbers go
 //! address = "198.51.100.7:5060"
@@ -168,6 +169,16 @@ pub struct MediaConfig {
     /// Language sessions start in (`en` or `nl`).
     #[serde(default = "default_language")]
     pub language: String,
+    /// Seconds after an offer/answer (and after the answer) during which a
+    /// phone behind NAT may start sending media from another address than
+    /// its SDP's, as long as it is the IP its SIP came from. Later, only
+    /// the signalled or latched address is heard.
+    #[serde(default = "default_latch_window")]
+    pub latch_window_secs: u64,
+}
+
+fn default_latch_window() -> u64 {
+    15
 }
 
 fn default_language() -> String {
@@ -379,6 +390,7 @@ impl Default for MediaConfig {
             rtp_ports: default_rtp_ports(),
             prompts_dir: None,
             language: default_language(),
+            latch_window_secs: default_latch_window(),
         }
     }
 }

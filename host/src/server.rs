@@ -66,11 +66,10 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .first()
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    let media = Arc::new(MediaEngine::new(
-        bind_ip,
-        advertise,
-        PortAllocator::new(lo, hi),
-    ));
+    let media = Arc::new(
+        MediaEngine::new(bind_ip, advertise, PortAllocator::new(lo, hi))
+            .with_latch_window(Duration::from_secs(cfg.media.latch_window_secs)),
+    );
     let trunk = cfg.trunk.as_ref().map(|t| Trunk {
         peer: Peer {
             transport: if t.transport == "tcp" {

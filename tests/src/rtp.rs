@@ -33,7 +33,13 @@ fn payload(seq: u16) -> Vec<u8> {
 impl RtpPeer {
     /// A socket on a free port of 127.0.0.1.
     pub fn bind(ssrc: u32) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind an RTP socket");
+        Self::bind_at([127, 0, 0, 1], ssrc)
+    }
+
+    /// A socket on a free port of another loopback address (e.g.
+    /// `[127, 0, 0, 66]`): a host the call's parties never signalled.
+    pub fn bind_at(ip: [u8; 4], ssrc: u32) -> Self {
+        let sock = UdpSocket::bind((std::net::Ipv4Addr::from(ip), 0)).expect("bind an RTP socket");
         sock.set_nonblocking(true).expect("nonblocking");
         RtpPeer {
             sock,

@@ -126,6 +126,87 @@ fn call_201_to_202_carries_rtp_both_ways() {
     assert!(bye.header("Call-ID").is_some());
 }
 
+/// The security review's hijack: a stranger who sprays RTP at every port
+/// of the host's range during a call must neither receive the call's audio
+/// nor get its own packets to the parties.
+#[test]
+fn a_stranger_spraying_the_rtp_range_neither_hears_nor_injects() {
+    let pbx = Pbx::start_demo();
+    let callee_phone = pbx.phone();
+    pbx.register(&callee_phone, "202", "202", "demo202");
+    let mut media_a = RtpPeer::bind(0xA0A0_0011);
+    let mut media_b = RtpPeer::bind(0xB0B0_0012);
+    let mut stranger = RtpPeer::bind_at([127, 0, 0, 66], 0x5757_5757);
+
+    let mut uas = pbx
+        .sipp("uas_answer.xml")
+        .phone(&callee_phone)
+        .set("rtp_port", media_b.port())
+        .spawn();
+    uas.wait_bound();
+    let caller_phone = pbx.phone();
+    let uac = pbx
+        .sipp("uac_call.xml")
+        .phone(&caller_phone)
+        .set("aor", "201")
+        .set("rtp_port", media_a.port())
+        .service("202")
+        .auth("201", "demo201")
+        .pause_ms(6000)
+        .spawn();
+    let host_b = uas
+        .wait_received(Duration::from_secs(15), |m| m.is_request("INVITE"))
+        .and_then(|m| m.sdp_audio())
+        .expect("INVITE with SDP at 202");
+    let host_a = uac
+        .wait_received(Duration::from_secs(15), |m| {
+            m.is_response(200, "INVITE") && m.sdp_audio().is_some()
+        })
+        .and_then(|m| m.sdp_audio())
+        .expect("200 with SDP at 201");
+
+    let (lo, hi) = pbx.rtp_ports();
+    let spray = |stranger: &mut RtpPeer| {
+        for port in lo..=hi {
+            stranger.send(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    };
+    // Before the parties speak, and all through the call.
+    spray(&mut stranger);
+    let mut ex = rtp::Exchange::default();
+    for _ in 0..5 {
+        let part = rtp::exchange(&mut media_a, host_a, &mut media_b, host_b, 10);
+        ex.at_a.extend(part.at_a);
+        ex.at_b.extend(part.at_b);
+        spray(&mut stranger);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let overheard = stranger.drain();
+    assert!(
+        overheard.is_empty(),
+        "the stranger received {} packets of the call, e.g. {:?}",
+        overheard.len(),
+        overheard.first()
+    );
+    assert!(
+        ex.a_got(stranger.ssrc).is_empty() && ex.b_got(stranger.ssrc).is_empty(),
+        "the stranger's packets reached a party"
+    );
+    assert!(ex.b_got(media_a.ssrc).len() >= 45, "202 lost 201's audio");
+    assert!(ex.a_got(media_b.ssrc).len() >= 45, "201 lost 202's audio");
+    assert!(ex.a_got(media_b.ssrc).iter().all(|r| r.from == host_a));
+
+    let uac = uac.wait(WAIT);
+    let uas = uas.wait(WAIT);
+    pbx.check(&uac, "201 calling 202");
+    pbx.check(&uas, "202 answering 201");
+    assert!(
+        pbx.log()
+            .contains("media from an unexpected source refused"),
+        "refusals are logged"
+    );
+}
+
 #[test]
 fn caller_media_follows_the_address_rtp_comes_from() {
     // A caller behind NAT: its SDP names a port where nothing listens, its

@@ -9,8 +9,9 @@
 //! - [`relay`]: a [`MediaEngine`] creates one [`Bridge`] per call: two bound
 //!   pairs (side A faces the caller, side B the callee) and four tasks, one per
 //!   direction for RTP and for RTCP, copying datagrams unchanged from one side
-//!   to the other. Destinations come from SDP and follow symmetric-RTP latching
-//!   (the real source of a side's packets wins, NAT rebinding included).
+//!   to the other. Destinations come from SDP; [`latch`] decides which
+//!   sources a side accepts (the signalled address, or the peer behind NAT
+//!   within a window after offer/answer; never a stranger).
 //!   Dropping the bridge aborts the tasks, closes the sockets and frees the
 //!   ports.
 //!
@@ -30,6 +31,7 @@
 pub mod dtmf;
 pub mod endpoint;
 pub mod g711;
+pub mod latch;
 pub mod ports;
 pub mod prompts;
 pub mod relay;
@@ -42,6 +44,7 @@ pub use endpoint::{
     DigitWait, EndpointStats, MediaEndpoint, PlayEnd, RecordEnd, RecordOptions, Recorded,
 };
 pub use g711::Codec;
+pub use latch::{Expect, Latch};
 pub use ports::{PortAllocator, PortLease};
 pub use relay::{Bridge, BridgeStats, MediaEngine, MediaError, Side};
 pub use sdp::{SdpError, SessionDescription};

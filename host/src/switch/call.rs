@@ -247,14 +247,22 @@ impl Call {
         self.sw.endpoint.contact_uri("centrale", t)
     }
 
-    pub(super) fn relay_sdp(&mut self, side: Side, body: &[u8]) -> Option<String> {
+    /// Relays the SDP `side` sent (its SIP came from `signalling`): the
+    /// bridge learns where that side wants media and whom to accept it
+    /// from; the result is our SDP for the other side.
+    pub(super) fn relay_sdp(
+        &mut self,
+        side: Side,
+        body: &[u8],
+        signalling: std::net::IpAddr,
+    ) -> Option<String> {
         let text = std::str::from_utf8(body).ok()?;
         let sd = sdp::parse(text).ok()?;
         let bridge = self.bridge.as_ref()?;
         // The SDP a side sends tells where it wants media; we offer the
         // other side our port facing it.
-        if let Some(addr) = sd.remote_audio() {
-            bridge.set_remote(side, addr);
+        if let Some(expect) = crate::media::Expect::from_sdp(&sd, signalling) {
+            bridge.set_remote(side, expect);
         }
         Some(sd.rewrite_for_relay(
             self.sw.media.advertise_ip(),
@@ -361,7 +369,7 @@ impl Call {
                 return self.reply_a(503, Some("No Media Ports"), "failed");
             }
         }
-        let Some(offer) = self.relay_sdp(Side::A, &req.body) else {
+        let Some(offer) = self.relay_sdp(Side::A, &req.body, self.a.peer.addr.ip()) else {
             return self.reply_a(488, None, "failed");
         };
         match target {
@@ -512,7 +520,8 @@ impl Call {
     /// Our offer to B-legs from the caller's SDP through the current bridge.
     fn current_offer(&mut self, req: &crate::sip::Request) -> Option<String> {
         let body = req.body.clone();
-        self.relay_sdp(Side::A, &body)
+        let signalling = self.a.peer.addr.ip();
+        self.relay_sdp(Side::A, &body, signalling)
     }
 
     /// Resolves a destination named by a plugin, as seen from `user`'s tenant.

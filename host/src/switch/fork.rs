@@ -159,7 +159,7 @@ impl Call {
                             let has_sdp = !resp.body.is_empty();
                             if has_sdp && early_media.is_none() {
                                 early_media = Some(idx);
-                                if let Some(sdp) = self.relay_sdp(Side::B, &resp.body) {
+                                if let Some(sdp) = self.relay_sdp(Side::B, &resp.body, fork.peer.addr.ip()) {
                                     let mut r = Response::to(self.a_tx.request(), 183, Some(&self.a_tag));
                                     if resp.status == 180 {
                                         r.status = 180;
@@ -179,12 +179,18 @@ impl Call {
                         }
                         200..=299 => {
                             fork.done = true;
+                            let fork_ip = fork.peer.addr.ip();
                             let b = Dialog::as_uac(&fork.req, &resp, fork.peer);
                             self.sw.endpoint.send_stateless(b.ack(1), fork.peer).await;
                             self.b = Some(b);
                             self.winner = Some(idx);
                             cancel_forks(&mut forks, Some("SIP;cause=200;text=\"Call completed elsewhere\""));
-                            let answer = self.relay_sdp(Side::B, &resp.body);
+                            let answer = self.relay_sdp(Side::B, &resp.body, fork_ip);
+                            if let Some(bridge) = &self.bridge {
+                                // Media starts now: both sides may latch behind NAT.
+                                bridge.rearm(Side::A);
+                                bridge.rearm(Side::B);
+                            }
                             let mut r = Response::to(self.a_tx.request(), 200, Some(&self.a_tag));
                             r.headers.push("Contact", format!("<{}>", self.contact(self.a.peer.transport)));
                             r.headers.push("Allow", ALLOW);

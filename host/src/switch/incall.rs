@@ -116,7 +116,7 @@ impl Call {
                 tx.reply(488, None);
                 return;
             }
-            match self.relay_sdp(in_side, &req.body) {
+            match self.relay_sdp(in_side, &req.body, tx.peer().addr.ip()) {
                 Some(s) => Some(("application/sdp".to_string(), s.into_bytes())),
                 None => {
                     tx.reply(488, None);
@@ -184,7 +184,7 @@ impl Call {
                 "Contact",
                 format!("<{}>", self.contact(tx.peer().transport)),
             );
-            if let Some(sdp) = self.relay_sdp(out_side, &final_resp.body) {
+            if let Some(sdp) = self.relay_sdp(out_side, &final_resp.body, peer.addr.ip()) {
                 r.set_body("application/sdp", sdp.into_bytes());
             }
         }

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::{lock, Inner, MediaEndpoint, Remote};
+use super::{lock, Inner, MediaEndpoint};
+use crate::media::latch::{Expect, Latch};
 use crate::media::relay::{MediaEngine, MediaError, SidePair};
 use crate::media::rtp::{self, RtpHeader};
 
@@ -92,7 +93,7 @@ struct EventTypes {
 /// State shared by a [`PeerLink`], its task and the endpoint it bridges.
 pub(super) struct LinkShared {
     pair: SidePair,
-    remote: Mutex<Remote>,
+    remote: Mutex<Latch>,
     events: Mutex<EventTypes>,
     /// The endpoint bridged to, while bridged.
     endpoint: Mutex<Weak<Inner>>,
@@ -102,21 +103,7 @@ pub(super) struct LinkShared {
 
 impl LinkShared {
     fn destination(&self) -> Option<SocketAddr> {
-        let r = lock(&self.remote);
-        r.latched.or(r.sdp)
-    }
-
-    /// Symmetric RTP, as the endpoint's own socket does it.
-    fn latch(&self, src: SocketAddr) -> bool {
-        let mut r = lock(&self.remote);
-        match r.latched {
-            Some(a) if a == src => true,
-            Some(a) if a.ip() != src.ip() => false,
-            _ => {
-                r.latched = Some(src);
-                true
-            }
-        }
+        lock(&self.remote).rtp_dest()
     }
 
     /// A packet from the caller (received on the endpoint's socket): out
@@ -149,7 +136,10 @@ impl LinkShared {
         let Some(pkt) = rtp::parse(datagram) else {
             return;
         };
-        if !self.latch(src) {
+        if !lock(&self.remote)
+            .admit_rtp(src, pkt.header.ssrc)
+            .accepted()
+        {
             return;
         }
         let Some(inner) = lock(&self.endpoint).upgrade() else {
@@ -240,7 +230,7 @@ impl PeerLink {
         let pair = engine.bind_pair()?;
         let shared = Arc::new(LinkShared {
             pair,
-            remote: Mutex::default(),
+            remote: Mutex::new(Latch::new(engine.latch_window())),
             events: Mutex::default(),
             endpoint: Mutex::new(Weak::new()),
             to_party: AtomicU64::new(0),
@@ -255,16 +245,10 @@ impl PeerLink {
         self.shared.pair.lease.rtp_port()
     }
 
-    /// Where the party wants media (its SDP); a changed address forgets
-    /// the latch.
-    pub fn set_remote(&self, addr: SocketAddr) {
-        let mut r = lock(&self.shared.remote);
-        if r.sdp != Some(addr) {
-            *r = Remote {
-                sdp: Some(addr),
-                latched: None,
-            };
-        }
+    /// What the party signalled (its SDP, its SIP source); a changed
+    /// address forgets the latch (see [`crate::media::latch`]).
+    pub fn set_remote(&self, expect: Expect) {
+        lock(&self.shared.remote).expect(expect);
     }
 
     /// The party's telephone-event payload type (from its SDP).
@@ -350,7 +334,7 @@ mod tests {
         let caller = UdpSocket::bind((LOCAL, 0)).await.unwrap();
         let party = UdpSocket::bind((LOCAL, 0)).await.unwrap();
         caller.connect((LOCAL, ep.port())).await.unwrap();
-        ep.set_remote(caller.local_addr().unwrap());
+        ep.set_remote(crate::media::Expect::at(caller.local_addr().unwrap()));
         ep.start();
         let before = collect(&caller, 200).await;
         assert!(!before.is_empty(), "silence before the bridge");
@@ -358,7 +342,7 @@ mod tests {
 
         let link = PeerLink::open(&engine).await.unwrap();
         party.connect((LOCAL, link.port())).await.unwrap();
-        link.set_remote(party.local_addr().unwrap());
+        link.set_remote(crate::media::Expect::at(party.local_addr().unwrap()));
         link.set_party_events(Some(96));
         ep.bridge(&link);
         let _ = collect(&caller, 60).await; // silence already in flight

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::g711::Codec;
+use super::latch::{Expect, Latch};
 use super::relay::{MediaEngine, MediaError, SidePair};
 
 mod link;
@@ -46,17 +47,10 @@ const MAX_DIGITS: usize = 64;
 /// `te_pt` value meaning "no telephone-event payload type".
 const NO_PT: u8 = 0xff;
 
-/// Where the peer is: from SDP, and latched from its packets.
-#[derive(Debug, Default)]
-struct Remote {
-    sdp: Option<SocketAddr>,
-    latched: Option<SocketAddr>,
-}
-
 /// State shared by the handle and the tasks.
 struct Inner {
     pair: SidePair,
-    remote: Mutex<Remote>,
+    remote: Mutex<Latch>,
     codec_pt: AtomicU8,
     te_pt: AtomicU8,
     closed: AtomicBool,
@@ -109,8 +103,7 @@ impl Inner {
 
     /// Where to send: the latched source, else the SDP address.
     fn destination(&self) -> Option<SocketAddr> {
-        let r = lock(&self.remote);
-        r.latched.or(r.sdp)
+        lock(&self.remote).rtp_dest()
     }
 
     /// A digit arrived (`event_ts`: its RTP timestamp, for RFC 4733). It
@@ -202,7 +195,7 @@ impl MediaEndpoint {
         let port = pair.lease.rtp_port();
         let inner = Arc::new(Inner {
             pair,
-            remote: Mutex::default(),
+            remote: Mutex::new(Latch::new(engine.latch_window())),
             codec_pt: AtomicU8::new(Codec::Pcmu.payload_type()),
             te_pt: AtomicU8::new(101),
             closed: AtomicBool::new(false),
@@ -240,18 +233,22 @@ impl MediaEndpoint {
         self.handle.port
     }
 
-    /// Where to send (from the peer's SDP). Symmetric latching: the source
-    /// of the first valid RTP packet wins afterwards; later sources are
-    /// followed only on the same IP (NAT rebinding). A changed address
-    /// (re-INVITE) forgets the latch.
-    pub fn set_remote(&self, addr: SocketAddr) {
-        let mut r = lock(&self.inner().remote);
-        if r.sdp != Some(addr) {
-            *r = Remote {
-                sdp: Some(addr),
-                latched: None,
-            };
-        }
+    /// What the peer signalled (its SDP address, its SIP source): packets
+    /// are accepted and followed by the rules of [`crate::media::latch`].
+    /// A changed address (re-INVITE) forgets the latch.
+    pub fn set_remote(&self, expect: Expect) {
+        lock(&self.inner().remote).expect(expect);
+    }
+
+    /// Starts the latching window again (the leg was answered: the peer
+    /// starts sending now).
+    pub fn rearm(&self) {
+        lock(&self.inner().remote).rearm();
+    }
+
+    /// Packets refused as not coming from the peer.
+    pub fn refused(&self) -> u64 {
+        lock(&self.inner().remote).refused()
     }
 
     /// The codec to send with, and the telephone-event payload type to

@@ -62,7 +62,7 @@ impl Receiver {
         if !event && Codec::from_payload_type(h.payload_type).is_none() {
             return; // comfort noise, RTCP multiplexed, other codecs
         }
-        if !self.latch(src) {
+        if !lock(&self.inner.remote).admit_rtp(src, h.ssrc).accepted() {
             return;
         }
         self.inner.packets_in.fetch_add(1, Ordering::Relaxed);
@@ -97,24 +97,6 @@ impl Receiver {
         }
         if now_over && !was_over {
             self.inner.record_notify.notify_one();
-        }
-    }
-
-    /// Symmetric RTP: the first source wins; later ones only on its IP.
-    fn latch(&self, src: SocketAddr) -> bool {
-        let mut r = lock(&self.inner.remote);
-        match r.latched {
-            Some(a) if a == src => true,
-            Some(a) if a.ip() != src.ip() => false,
-            Some(_) => {
-                tracing::debug!(%src, "media endpoint re-latched");
-                r.latched = Some(src);
-                true
-            }
-            None => {
-                r.latched = Some(src);
-                true
-            }
         }
     }
 }

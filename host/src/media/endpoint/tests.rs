@@ -26,6 +26,8 @@ async fn setup(lo: u16) -> (MediaEngine, MediaEndpoint, UdpSocket, SocketAddr) {
     let ep = MediaEndpoint::open(&engine).await.unwrap();
     ep.set_codec(Codec::Pcmu, Some(TE));
     let peer = UdpSocket::bind((LOCAL, 0)).await.unwrap();
+    // What the host does with the peer's SDP: only the peer is heard.
+    ep.set_remote(crate::media::Expect::at(peer.local_addr().unwrap()));
     let to = SocketAddr::new(LOCAL, ep.port());
     (engine, ep, peer, to)
 }
@@ -125,7 +127,7 @@ async fn records_a_reordered_tone_until_pound() {
 #[tokio::test]
 async fn play_sends_continuous_paced_packets() {
     let (_engine, ep, peer, _to) = setup(43020).await;
-    ep.set_remote(peer.local_addr().unwrap());
+    ep.set_remote(crate::media::Expect::at(peer.local_addr().unwrap()));
     let one_second: Arc<[i16]> = tone::tone(&[440.0], Duration::from_secs(1), 0.3).into();
     let started = Instant::now();
     let end = timeout(Duration::from_secs(5), ep.play(one_second.clone(), false)).await;
@@ -162,7 +164,7 @@ async fn play_sends_continuous_paced_packets() {
 #[tokio::test]
 async fn a_digit_interrupts_play_and_stays_buffered() {
     let (_engine, ep, peer, to) = setup(43040).await;
-    ep.set_remote(peer.local_addr().unwrap());
+    ep.set_remote(crate::media::Expect::at(peer.local_addr().unwrap()));
     let long: Arc<[i16]> = tone::busy().into();
     let press = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -279,7 +281,12 @@ async fn silence_ends_a_recording_when_the_peer_goes_quiet() {
 #[tokio::test]
 async fn latching_ignores_other_hosts_and_follows_the_same_ip() {
     let (_engine, ep, peer, to) = setup(43100).await;
-    ep.set_remote(SocketAddr::new(LOCAL, 9)); // SDP says port 9; NAT says otherwise
+    // SDP says port 9; NAT says otherwise (its SIP came from this IP).
+    ep.set_remote(crate::media::Expect {
+        addr: SocketAddr::new(LOCAL, 9),
+        signalling: Some(LOCAL),
+        ssrc: None,
+    });
     send_all(&peer, to, &event_packets('1', 100, 1)).await;
     assert_eq!(
         ep.next_digit(Duration::from_secs(2)).await,
@@ -290,6 +297,11 @@ async fn latching_ignores_other_hosts_and_follows_the_same_ip() {
         .await
         .unwrap();
     send_all(&intruder, to, &event_packets('9', 900, 10)).await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while ep.refused() < 6 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(ep.refused(), 6, "the intruder's packets are refused");
     // ...but the peer's new port (NAT rebinding) is followed.
     let moved = UdpSocket::bind((LOCAL, 0)).await.unwrap();
     send_all(&moved, to, &event_packets('2', 2000, 20)).await;

@@ -2,9 +2,9 @@
 //! caller and side B facing the callee, and forwards packets between them
 //! unchanged (payload-transparent: codecs, DTMF events, SRTP all pass).
 //!
-//! Destinations come from SDP ([`Bridge::set_remote`]) and are overridden by
-//! symmetric-RTP latching: the source of valid packets received on a side is
-//! where that peer really is (NAT), so replies go there.
+//! Destinations come from SDP ([`Bridge::set_remote`]); a side accepts
+//! packets only from its peer and follows it behind NAT by the rules of
+//! [`super::latch`] (symmetric RTP within a window, never to a stranger).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +16,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
+use super::latch::{Expect, Latch};
 use super::ports::{PortAllocator, PortLease};
 
 /// Receive buffer size per packet; RTP over a 1500-byte MTU always fits.
@@ -69,6 +70,9 @@ pub struct BridgeStats {
     pub b_to_a: u64,
     /// Packets dropped: no destination yet, not RTP/RTCP, or send failures.
     pub dropped: u64,
+    /// Packets refused: RTP-shaped, but not from the side's peer (see
+    /// [`super::latch`]).
+    pub refused: u64,
 }
 
 /// Creates bridges: binds sockets on `bind_ip`, advertises `advertise_ip`.
@@ -77,6 +81,7 @@ pub struct MediaEngine {
     bind_ip: IpAddr,
     advertise_ip: IpAddr,
     allocator: PortAllocator,
+    latch_window: Duration,
 }
 
 impl MediaEngine {
@@ -87,7 +92,20 @@ impl MediaEngine {
             bind_ip,
             advertise_ip,
             allocator,
+            latch_window: super::latch::DEFAULT_LATCH_WINDOW,
         }
+    }
+
+    /// Sets how long after an offer/answer a peer behind NAT may latch
+    /// from a source other than its SDP address (see [`super::latch`]).
+    pub fn with_latch_window(mut self, window: Duration) -> Self {
+        self.latch_window = window;
+        self
+    }
+
+    /// The latching window of new bridges and endpoints.
+    pub fn latch_window(&self) -> Duration {
+        self.latch_window
     }
 
     /// The address to write into `c=`/`o=` of relayed SDP.
@@ -109,7 +127,7 @@ impl MediaEngine {
     pub async fn create_bridge(&self) -> Result<Bridge, MediaError> {
         let a = Arc::new(self.bind_pair()?);
         let b = Arc::new(self.bind_pair()?);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(self.latch_window));
         let ports = [a.lease.rtp_port(), b.lease.rtp_port()];
         let mut tasks = Vec::with_capacity(4);
         for (from, to, side) in [(&a, &b, Side::A), (&b, &a, Side::B)] {
@@ -172,40 +190,27 @@ pub(super) struct SidePair {
     pub(super) lease: PortLease,
 }
 
-/// Where one side's peer is.
-#[derive(Debug, Default)]
-struct Peer {
-    /// From SDP.
-    sdp: Option<SocketAddr>,
-    /// Latched from received RTP.
-    rtp: Option<SocketAddr>,
-    /// Latched from received RTCP.
-    rtcp: Option<SocketAddr>,
-}
-
-impl Peer {
-    fn rtp_dest(&self) -> Option<SocketAddr> {
-        self.rtp.or(self.sdp)
-    }
-
-    fn rtcp_dest(&self) -> Option<SocketAddr> {
-        let plus_one = |a: SocketAddr| Some(SocketAddr::new(a.ip(), a.port().checked_add(1)?));
-        self.rtcp
-            .or_else(|| self.sdp.and_then(plus_one))
-            .or_else(|| self.rtp.and_then(plus_one))
-    }
-}
-
 #[derive(Debug, Default)]
 struct Shared {
-    peers: [Mutex<Peer>; 2],
+    peers: [Mutex<Latch>; 2],
     forwarded: [AtomicU64; 2],
     dropped: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl Shared {
-    fn peer(&self, side: Side) -> MutexGuard<'_, Peer> {
-        // Peer is plain data; a poisoned lock still holds a usable value.
+    fn new(window: Duration) -> Self {
+        Shared {
+            peers: [
+                Mutex::new(Latch::new(window)),
+                Mutex::new(Latch::new(window)),
+            ],
+            ..Shared::default()
+        }
+    }
+
+    fn peer(&self, side: Side) -> MutexGuard<'_, Latch> {
+        // The latch is plain data; a poisoned lock still holds a usable value.
         self.peers[side.index()]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -256,7 +261,10 @@ impl Forwarder {
                 self.shared.drop_one();
                 continue;
             }
-            self.latch(src);
+            if !self.admit(pkt, src) {
+                self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let dest = {
                 let peer = self.shared.peer(self.side.other());
                 if self.rtcp {
@@ -281,20 +289,15 @@ impl Forwarder {
         }
     }
 
-    /// Symmetric RTP: the peer of the receiving side is where packets come
-    /// from; follow it when it moves (NAT rebinding).
-    fn latch(&self, src: SocketAddr) {
+    /// Whether the packet comes from this side's peer (see
+    /// [`super::latch`]); latches when it moved.
+    fn admit(&self, pkt: &[u8], src: SocketAddr) -> bool {
         let mut peer = self.shared.peer(self.side);
-        let slot = if self.rtcp {
-            &mut peer.rtcp
+        if self.rtcp {
+            peer.admit_rtcp(src).accepted()
         } else {
-            &mut peer.rtp
-        };
-        if *slot != Some(src) {
-            if slot.is_some() {
-                tracing::debug!(side = ?self.side, rtcp = self.rtcp, %src, "media re-latched");
-            }
-            *slot = Some(src);
+            let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+            peer.admit_rtp(src, ssrc).accepted()
         }
     }
 }
@@ -317,19 +320,18 @@ impl Bridge {
         self.ports[side.index()]
     }
 
-    /// Sets where `side`'s peer wants media (from its SDP). A changed address
-    /// (re-INVITE to a new endpoint) forgets what was latched; the same
-    /// address keeps the latch, so a session refresh does not undo NAT
-    /// traversal.
-    pub fn set_remote(&self, side: Side, addr: SocketAddr) {
-        let mut peer = self.shared.peer(side);
-        if peer.sdp != Some(addr) {
-            *peer = Peer {
-                sdp: Some(addr),
-                rtp: None,
-                rtcp: None,
-            };
-        }
+    /// What `side`'s peer signalled (its SDP, its SIP source). A changed
+    /// address (re-INVITE to a new endpoint) forgets what was latched; the
+    /// same address keeps the latch, so a session refresh does not undo
+    /// NAT traversal. Either way the latching window starts again.
+    pub fn set_remote(&self, side: Side, expect: Expect) {
+        self.shared.peer(side).expect(expect);
+    }
+
+    /// Starts `side`'s latching window again (the call was answered: the
+    /// peer starts sending now).
+    pub fn rearm(&self, side: Side) {
+        self.shared.peer(side).rearm();
     }
 
     /// Where RTP for `side`'s peer is currently sent (latched, else SDP).
@@ -344,6 +346,7 @@ impl Bridge {
             a_to_b: s.forwarded[0].load(Ordering::Relaxed),
             b_to_a: s.forwarded[1].load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
+            refused: s.refused.load(Ordering::Relaxed),
         }
     }
 

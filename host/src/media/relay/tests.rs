@@ -1,4 +1,5 @@
 use super::*;
+use crate::media::latch::Expect;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -54,8 +55,8 @@ async fn relays_both_ways_with_exact_counts() {
     let bridge = engine.create_bridge().await.unwrap();
     assert_ne!(bridge.port(Side::A), bridge.port(Side::B));
     let (caller, callee) = (peer().await, peer().await);
-    bridge.set_remote(Side::A, caller.local_addr().unwrap());
-    bridge.set_remote(Side::B, callee.local_addr().unwrap());
+    bridge.set_remote(Side::A, Expect::at(caller.local_addr().unwrap()));
+    bridge.set_remote(Side::B, Expect::at(callee.local_addr().unwrap()));
 
     for seq in 0..50u16 {
         let pkt = rtp(0, seq, &[0xff; 160]);
@@ -86,6 +87,7 @@ async fn relays_both_ways_with_exact_counts() {
                 a_to_b: 51,
                 b_to_a: 30,
                 dropped: 0,
+                refused: 0,
             },
         )
         .await;
@@ -96,6 +98,7 @@ async fn relays_both_ways_with_exact_counts() {
                 a_to_b: 50,
                 b_to_a: 30,
                 dropped: 0,
+                refused: 0,
             },
         )
         .await;
@@ -107,8 +110,8 @@ async fn telephone_event_passes_unchanged() {
     let engine = engine(41100, 41119);
     let bridge = engine.create_bridge().await.unwrap();
     let (caller, callee) = (peer().await, peer().await);
-    bridge.set_remote(Side::A, caller.local_addr().unwrap());
-    bridge.set_remote(Side::B, callee.local_addr().unwrap());
+    bridge.set_remote(Side::A, Expect::at(caller.local_addr().unwrap()));
+    bridge.set_remote(Side::B, Expect::at(callee.local_addr().unwrap()));
     // RFC 4733 event "5", marker bit set on the first packet, end bit on the last.
     let mut packets = Vec::new();
     for (i, flags) in [0x0a, 0x0a, 0x8a].into_iter().enumerate() {
@@ -128,23 +131,46 @@ async fn telephone_event_passes_unchanged() {
             a_to_b: 3,
             b_to_a: 0,
             dropped: 0,
+            refused: 0,
         },
     )
     .await;
 }
 
+fn ip(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+async fn peer_at(last: u8) -> UdpSocket {
+    UdpSocket::bind((ip(last), 0)).await.unwrap()
+}
+
+fn rtp_ssrc(ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut p = rtp(0, seq, payload);
+    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    p
+}
+
 #[tokio::test]
-async fn latches_to_the_real_source_and_follows_rebinding() {
+async fn latches_behind_nat_and_follows_rebinding_with_the_same_ssrc() {
     let engine = engine(41200, 41219);
     let bridge = engine.create_bridge().await.unwrap();
     let caller = peer().await;
-    let sdp_addr = peer().await; // what the callee's SDP claims (private address)
-    let (nat1, nat2) = (peer().await, peer().await); // where it really is
-    bridge.set_remote(Side::A, caller.local_addr().unwrap());
-    bridge.set_remote(Side::B, sdp_addr.local_addr().unwrap());
+    let sdp_addr = peer_at(3).await; // what the callee's SDP claims (private address)
+                                     // Where it really is: its NAT, the address its SIP came from.
+    let (nat1, nat2) = (peer_at(4).await, peer_at(4).await);
+    bridge.set_remote(Side::A, Expect::at(caller.local_addr().unwrap()));
+    bridge.set_remote(
+        Side::B,
+        Expect {
+            addr: sdp_addr.local_addr().unwrap(),
+            signalling: Some(ip(4)),
+            ssrc: None,
+        },
+    );
 
     // Callee speaks first, from behind NAT: side B latches to nat1.
-    nat1.send_to(&rtp(0, 1, &[1; 20]), to(&bridge, Side::B))
+    nat1.send_to(&rtp_ssrc(7, 1, &[1; 20]), to(&bridge, Side::B))
         .await
         .unwrap();
     recv(&caller).await;
@@ -154,18 +180,19 @@ async fn latches_to_the_real_source_and_follows_rebinding() {
     assert_eq!(recv(&nat1).await.0, pkt);
     nothing_arrives(&sdp_addr).await;
 
-    // Garbage from elsewhere neither re-latches nor gets forwarded.
+    // Garbage from elsewhere is dropped; a new port on the NAT's IP with
+    // another SSRC is refused and does not move the latch.
     nat2.send_to(&[0x80, 0, 1], to(&bridge, Side::B))
         .await
         .unwrap();
-    nat2.send_to(&[0x10; 40], to(&bridge, Side::B))
+    nat2.send_to(&rtp_ssrc(8, 2, &[3; 20]), to(&bridge, Side::B))
         .await
         .unwrap();
     nothing_arrives(&caller).await;
     assert_eq!(bridge.remote(Side::B), Some(nat1.local_addr().unwrap()));
 
-    // NAT rebinding: valid RTP from a new source moves the latch.
-    nat2.send_to(&rtp(0, 2, &[3; 20]), to(&bridge, Side::B))
+    // NAT rebinding: the same stream (SSRC) from a new port moves the latch.
+    nat2.send_to(&rtp_ssrc(7, 3, &[3; 20]), to(&bridge, Side::B))
         .await
         .unwrap();
     recv(&caller).await;
@@ -175,23 +202,91 @@ async fn latches_to_the_real_source_and_follows_rebinding() {
     nothing_arrives(&nat1).await;
 
     // Same SDP again (session refresh) keeps the latch; a new one resets it.
-    bridge.set_remote(Side::B, sdp_addr.local_addr().unwrap());
+    bridge.set_remote(
+        Side::B,
+        Expect {
+            addr: sdp_addr.local_addr().unwrap(),
+            signalling: Some(ip(4)),
+            ssrc: None,
+        },
+    );
     assert_eq!(bridge.remote(Side::B), Some(nat2.local_addr().unwrap()));
-    bridge.set_remote(Side::B, nat1.local_addr().unwrap());
+    bridge.set_remote(Side::B, Expect::at(nat1.local_addr().unwrap()));
     assert_eq!(bridge.remote(Side::B), Some(nat1.local_addr().unwrap()));
     wait_stats(
         &bridge,
         BridgeStats {
             a_to_b: 2,
             b_to_a: 2,
-            dropped: 2,
+            dropped: 1,
+            refused: 1,
+        },
+    )
+    .await;
+}
+
+/// The review's hijack: a stranger sprays RTP at both sides of a running
+/// call. Nothing of it reaches the parties, neither side re-latches, and
+/// the stranger receives nothing.
+#[tokio::test]
+async fn a_stranger_spraying_rtp_neither_hears_nor_injects() {
+    let engine = engine(41600, 41619);
+    let bridge = engine.create_bridge().await.unwrap();
+    let (caller, callee) = (peer().await, peer().await);
+    let stranger = peer_at(9).await;
+    bridge.set_remote(
+        Side::A,
+        Expect {
+            addr: caller.local_addr().unwrap(),
+            signalling: Some(LOCAL),
+            ssrc: None,
+        },
+    );
+    bridge.set_remote(
+        Side::B,
+        Expect {
+            addr: callee.local_addr().unwrap(),
+            signalling: Some(LOCAL),
+            ssrc: None,
+        },
+    );
+    // The stranger first, before either party spoke, then during the call.
+    for round in 0..2u16 {
+        for side in [Side::A, Side::B] {
+            for seq in 0..10u16 {
+                let p = rtp_ssrc(0x1234, round * 100 + seq, &[0x55; 160]);
+                stranger.send_to(&p, to(&bridge, side)).await.unwrap();
+                let sr = [0x80, 200, 0, 6, 0, 0, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0];
+                let rtcp = SocketAddr::new(LOCAL, bridge.port(side) + 1);
+                stranger.send_to(&sr, rtcp).await.unwrap();
+            }
+        }
+        nothing_arrives(&caller).await;
+        nothing_arrives(&callee).await;
+        let a = rtp(0, round, &[1; 160]);
+        caller.send_to(&a, to(&bridge, Side::A)).await.unwrap();
+        assert_eq!(recv(&callee).await.0, a);
+        let b = rtp(0, round, &[2; 160]);
+        callee.send_to(&b, to(&bridge, Side::B)).await.unwrap();
+        assert_eq!(recv(&caller).await.0, b);
+    }
+    nothing_arrives(&stranger).await;
+    assert_eq!(bridge.remote(Side::A), Some(caller.local_addr().unwrap()));
+    assert_eq!(bridge.remote(Side::B), Some(callee.local_addr().unwrap()));
+    wait_stats(
+        &bridge,
+        BridgeStats {
+            a_to_b: 2,
+            b_to_a: 2,
+            dropped: 0,
+            refused: 80,
         },
     )
     .await;
 }
 
 #[tokio::test]
-async fn packets_before_any_remote_are_dropped() {
+async fn packets_before_any_remote_are_refused() {
     let engine = engine(41300, 41319);
     let bridge = engine.create_bridge().await.unwrap();
     let (caller, callee) = (peer().await, peer().await);
@@ -207,12 +302,16 @@ async fn packets_before_any_remote_are_dropped() {
         BridgeStats {
             a_to_b: 0,
             b_to_a: 0,
-            dropped: 5,
+            dropped: 0,
+            refused: 5,
         },
     )
     .await;
-    // The caller's source was latched meanwhile: once the callee speaks,
-    // media flows both ways without any SDP.
+    // Without SDP nobody latches: the callee hears nothing of it.
+    nothing_arrives(&callee).await;
+    // Once both sides signalled, media flows both ways.
+    bridge.set_remote(Side::A, Expect::at(caller.local_addr().unwrap()));
+    bridge.set_remote(Side::B, Expect::at(callee.local_addr().unwrap()));
     let back = rtp(0, 9, &[7; 10]);
     callee.send_to(&back, to(&bridge, Side::B)).await.unwrap();
     assert_eq!(recv(&caller).await.0, back);
@@ -224,7 +323,8 @@ async fn packets_before_any_remote_are_dropped() {
         BridgeStats {
             a_to_b: 1,
             b_to_a: 1,
-            dropped: 5,
+            dropped: 0,
+            refused: 5,
         },
     )
     .await;

@@ -198,9 +198,10 @@ impl Leg {
         let Some(fork) = cleanup.forks.get(idx) else {
             return Ok(DialOutcome::Unavailable);
         };
-        let b = Dialog::as_uac(&fork.req, &resp, fork.peer);
+        let fork_peer = fork.peer;
+        let b = Dialog::as_uac(&fork.req, &resp, fork_peer);
         sw.endpoint
-            .send_stateless(b.ack(b.local_cseq), fork.peer)
+            .send_stateless(b.ack(b.local_cseq), fork_peer)
             .await;
         cleanup.callee = Some(b);
         cancel_forks(
@@ -211,8 +212,8 @@ impl Leg {
             .ok()
             .and_then(|t| sdp::parse(t).ok())
         {
-            if let Some(addr) = answer.remote_audio() {
-                link.set_remote(addr);
+            if let Some(expect) = crate::media::Expect::from_sdp(&answer, fork_peer.addr.ip()) {
+                link.set_remote(expect);
             }
             link.set_party_events(sdp::negotiate(&answer).and_then(|(_, te)| te));
         }
@@ -440,8 +441,8 @@ impl Leg {
                     tx.reply(488, None);
                     return;
                 }
-                if let Some(addr) = offer.remote_audio() {
-                    link.set_remote(addr);
+                if let Some(expect) = crate::media::Expect::from_sdp(&offer, tx.peer().addr.ip()) {
+                    link.set_remote(expect);
                 }
                 let te = sdp::negotiate(&offer).and_then(|(_, te)| te);
                 link.set_party_events(te);

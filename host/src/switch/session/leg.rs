@@ -152,6 +152,7 @@ impl Leg {
             r.headers.push("Contact", format!("<{}>", self.contact()));
             r.set_body("application/sdp", self.answer_sdp.clone().into_bytes());
             self.a_tx.respond(r);
+            self.endpoint.rearm();
         }
         Ok(())
     }

@@ -64,8 +64,8 @@ impl Call {
                 return None;
             }
         };
-        if let Some(addr) = offer.remote_audio() {
-            endpoint.set_remote(addr);
+        if let Some(expect) = crate::media::Expect::from_sdp(&offer, self.a.peer.addr.ip()) {
+            endpoint.set_remote(expect);
         }
         endpoint.set_codec(codec, te);
         endpoint.start();
@@ -251,12 +251,12 @@ fn in_dialog(leg: &Leg, tx: ServerTx) {
             }
         }
         "INVITE" => {
-            if let Some(addr) = std::str::from_utf8(&req.body)
+            if let Some(expect) = std::str::from_utf8(&req.body)
                 .ok()
                 .and_then(|t| sdp::parse(t).ok())
-                .and_then(|s| s.remote_audio())
+                .and_then(|s| crate::media::Expect::from_sdp(&s, tx.peer().addr.ip()))
             {
-                leg.endpoint.set_remote(addr);
+                leg.endpoint.set_remote(expect);
             }
             let mut r = Response::to(req, 200, None);
             r.set_body("application/sdp", leg.answer_sdp().as_bytes().to_vec());
