@@ -748,6 +748,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         transport: "udp".into(),
         username: None,
         password: None,
+        realm: None,
     });
     std::fs::create_dir_all(&cfg.data_dir)?;
     let store = Store::connect(&cfg.database_url()).await?;

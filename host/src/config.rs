@@ -21,6 +21,7 @@
 //! transport = "udp"
 //! username = "acme"          # optional digest credentials
 //! password = "secret"
+//! realm = "sip.carrier.example" # answered only for this realm
 //!
 //! [mail]                     # outgoing mail (voicemail to e-mail, faxes)
 //! from = "pbx@example.com"
@@ -211,6 +212,10 @@ pub struct TrunkConfig {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    /// The realm of the carrier's digest challenges: credentials are given
+    /// for this realm only (required with `username`).
+    #[serde(default)]
+    pub realm: Option<String>,
 }
 
 /// `[mail]`: outgoing mail, through an outbox that retries (see
@@ -465,6 +470,11 @@ impl Config {
             }
             if t.username.is_some() != t.password.is_some() {
                 anyhow::bail!("[trunk] username and password go together");
+            }
+            if t.username.is_some() && t.realm.as_deref().is_none_or(str::is_empty) {
+                anyhow::bail!(
+                    "[trunk] realm is required with username: credentials are only given to challenges for the carrier's realm"
+                );
             }
         }
         self.mail.validate()?;

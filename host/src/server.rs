@@ -80,6 +80,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             addr: t.address,
         },
         credentials: t.username.clone().zip(t.password.clone()),
+        realm: t.realm.clone(),
     });
     remove_unfinished_recordings(&cfg.data_dir.join("recordings"));
     let blobs = crate::store::BlobStore::open(cfg.data_dir.join("blobs"))

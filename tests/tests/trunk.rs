@@ -198,7 +198,7 @@ fn outside_call_answers_the_trunks_digest_challenge() {
     let mut pbx = Pbx::start_demo();
     let port = free_port(false);
     pbx.restart_as_serve(&format!(
-        "[trunk]\naddress = \"127.0.0.1:{port}\"\nusername = \"acme\"\npassword = \"trunk-secret\"\n"
+        "[trunk]\naddress = \"127.0.0.1:{port}\"\nusername = \"acme\"\npassword = \"trunk-secret\"\nrealm = \"trunk.test\"\n"
     ));
     let trunk = Phone::on_port(pbx.sip_addr(), port);
     let mut uas = pbx
@@ -276,4 +276,101 @@ fn outside_call_answers_the_trunks_digest_challenge() {
         authorised.cseq_number(),
         "the authorised INVITE reuses the challenged CSeq"
     );
+}
+
+/// A host with a trunk that has credentials (realm `trunk.test`), and the
+/// trunk's port.
+fn pbx_with_trunk_credentials() -> (Pbx, u16) {
+    let mut pbx = Pbx::start_demo();
+    let port = free_port(false);
+    pbx.restart_as_serve(&format!(
+        "[trunk]\naddress = \"127.0.0.1:{port}\"\nusername = \"acme\"\npassword = \"trunk-secret\"\nrealm = \"trunk.test\"\n"
+    ));
+    (pbx, port)
+}
+
+/// INVITEs `run` received, and whether any carried credentials.
+fn invites_and_credentials(run: &SippRun) -> (usize, bool) {
+    let invites: Vec<_> = run
+        .received()
+        .into_iter()
+        .filter(|m| m.is_request("INVITE"))
+        .collect();
+    let creds = invites
+        .iter()
+        .any(|m| m.header("Proxy-Authorization").is_some() || m.header("Authorization").is_some());
+    (invites.len(), creds)
+}
+
+/// The review's credential relay: a phone the host rings answers with its
+/// own challenge (realm, nonce of its choosing). The host must not answer
+/// it with the trunk's credentials (nor any), and the caller is told the
+/// callee is unavailable.
+#[test]
+fn a_phone_challenging_the_host_gets_no_trunk_credentials() {
+    let (pbx, _trunk_port) = pbx_with_trunk_credentials();
+    let callee = "202";
+    let phone = pbx.phone();
+    pbx.register(&phone, callee, callee, "demo202");
+    let mut uas = pbx
+        .sipp("uas_challenge_once.xml")
+        .phone(&phone)
+        .set("realm", "trunk.test")
+        .spawn();
+    uas.wait_bound();
+    let uac = pbx
+        .sipp("uac_expect_480.xml")
+        .phone(&pbx.phone())
+        .set("aor", "201")
+        .service(callee)
+        .auth("201", "demo201")
+        .run();
+    let uas = uas.wait(WAIT);
+    pbx.check(
+        &uac,
+        &format!("201 calling {callee}, whose phone challenges: 480"),
+    );
+    let (invites, creds) = invites_and_credentials(&uas);
+    assert!(
+        !creds,
+        "credentials sent to a phone: {:?}",
+        uas.received_summary()
+    );
+    assert_eq!(
+        invites,
+        1,
+        "the INVITE was retried: {:?}",
+        uas.received_summary()
+    );
+}
+
+/// The trunk's own challenge for a realm other than its configured one
+/// (an on-path attacker's, or a misrouted leg) is not answered either.
+#[test]
+fn a_trunk_challenge_for_another_realm_is_not_answered() {
+    let (pbx, port) = pbx_with_trunk_credentials();
+    let trunk = Phone::on_port(pbx.sip_addr(), port);
+    let mut uas = pbx
+        .sipp("uas_challenge_once.xml")
+        .phone(&trunk)
+        .set("realm", "attacker.test")
+        .spawn();
+    uas.wait_bound();
+    let uac = pbx
+        .sipp("uac_call.xml")
+        .phone(&pbx.phone())
+        .set("aor", "201")
+        .service("0612345678")
+        .auth("201", "demo201")
+        .timeout_s(10)
+        .run();
+    let uas = uas.wait(WAIT);
+    assert!(!uac.success(), "the call must not go through");
+    let (invites, creds) = invites_and_credentials(&uas);
+    assert!(
+        !creds,
+        "credentials sent for realm attacker.test: {:?}",
+        uas.received_summary()
+    );
+    assert_eq!(invites, 1, "{:?}", uas.received_summary());
 }

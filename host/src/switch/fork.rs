@@ -4,6 +4,7 @@
 
 use super::call::{Call, Target};
 use super::dialog::Dialog;
+use super::trunk::Trunk;
 use super::{CallEvent, Switch, ALLOW};
 use crate::media::Side;
 use crate::sip::message::random_token;
@@ -36,6 +37,37 @@ pub(super) struct Fork {
     pub(super) canceller: Canceller,
     pub(super) done: bool,
     pub(super) auth_retried: bool,
+    /// The trunk this fork goes to: the only kind of leg whose digest
+    /// challenge the host answers.
+    pub(super) trunk: Option<Trunk>,
+}
+
+/// Where one B-leg INVITE goes.
+pub(super) struct BLeg {
+    /// Request-URI.
+    pub(super) uri: String,
+    /// Transport address.
+    pub(super) peer: Peer,
+    /// To header.
+    pub(super) to: String,
+    /// Set when the leg goes to a trunk.
+    pub(super) trunk: Option<Trunk>,
+}
+
+impl Fork {
+    /// The INVITE that answers this fork's 401/407 `resp`, when the fork
+    /// goes to a trunk with credentials for the challenge's realm. A
+    /// phone's challenge is never answered (it would relay the trunk's
+    /// credentials to whoever registered).
+    pub(super) fn authorize(&self, resp: &Response) -> Option<Request> {
+        match &self.trunk {
+            Some(t) => t.authorize(&self.req, resp),
+            None => {
+                tracing::warn!(peer = %self.peer.addr, status = resp.status, "a device challenged the host: not answered");
+                None
+            }
+        }
+    }
 }
 
 impl Call {
@@ -70,7 +102,13 @@ impl Call {
         let (fork_tx, fork_rx) = mpsc::channel(64);
         self.sw
             .register_dialog(&self.b_call_id, &self.b_tag, false, self.events_tx.clone());
-        for (uri, peer, to) in destinations {
+        for BLeg {
+            uri,
+            peer,
+            to,
+            trunk,
+        } in destinations
+        {
             let mut b = Request::new("INVITE", &uri);
             let from_uri = format!(
                 "sip:{}@{}",
@@ -105,17 +143,15 @@ impl Call {
                 canceller: ctx.canceller(),
                 done: false,
                 auth_retried: false,
+                trunk,
             });
             spawn_forwarder(idx, ctx, fork_tx.clone());
         }
         self.ring(forks, fork_tx, fork_rx, pass_through).await
     }
 
-    /// (Request-URI, transport peer, To header) of each B-leg.
-    pub(super) async fn destinations(
-        &self,
-        target: &Target,
-    ) -> Result<Vec<(String, Peer, String)>, u16> {
+    /// Where each B-leg goes.
+    pub(super) async fn destinations(&self, target: &Target) -> Result<Vec<BLeg>, u16> {
         destinations(&self.sw, &self.origin.tenant.domain, target).await
     }
 
@@ -205,7 +241,7 @@ impl Call {
                             return RingOutcome::Answered;
                         }
                         401 | 407 if !fork.auth_retried => {
-                            let retry = self.sw.cfg.trunk.as_ref().and_then(|t| t.authorize(&fork.req, &resp));
+                            let retry = fork.authorize(&resp);
                             match retry {
                                 Some(req) => {
                                     fork.auth_retried = true;
@@ -216,7 +252,9 @@ impl Call {
                                 }
                                 None => {
                                     fork.done = true;
-                                    failures.push(resp.status);
+                                    // A challenge we do not answer is a leg
+                                    // that cannot be reached.
+                                    failures.push(480);
                                 }
                             }
                         }
@@ -234,13 +272,13 @@ impl Call {
     }
 }
 
-/// (Request-URI, transport peer, To header) of each B-leg to `target` of
-/// the tenant at `domain`: every registered contact of a user, or the trunk.
+/// Where each B-leg to `target` of the tenant at `domain` goes: every
+/// registered contact of a user, or the trunk.
 pub(super) async fn destinations(
     sw: &Switch,
     domain: &str,
     target: &Target,
-) -> Result<Vec<(String, Peer, String)>, u16> {
+) -> Result<Vec<BLeg>, u16> {
     match target {
         Target::Trunk(number) => {
             let Some(trunk) = &sw.cfg.trunk else {
@@ -248,7 +286,12 @@ pub(super) async fn destinations(
             };
             let host = trunk.peer.addr.to_string();
             let uri = format!("sip:{number}@{host}");
-            Ok(vec![(uri.clone(), trunk.peer, format!("<{uri}>"))])
+            Ok(vec![BLeg {
+                to: format!("<{uri}>"),
+                uri,
+                peer: trunk.peer,
+                trunk: Some(trunk.clone()),
+            }])
         }
         Target::Users(user) => {
             let regs = sw
@@ -268,7 +311,12 @@ pub(super) async fn destinations(
                             addr: (ip, u.port.unwrap_or(5060)).into(),
                         })
                     })?;
-                    Some((r.contact, peer, to.clone()))
+                    Some(BLeg {
+                        uri: r.contact,
+                        peer,
+                        to: to.clone(),
+                        trunk: None,
+                    })
                 })
                 .collect())
         }

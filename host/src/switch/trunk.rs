@@ -1,6 +1,11 @@
 //! The SIP trunk that carries calls to numbers outside the tenant: a static
 //! address with optional digest credentials (we answer its challenges as a
 //! client, RFC 7616 §3.4).
+//!
+//! Credentials are only ever answered on a leg to this trunk and only to a
+//! challenge for its configured realm: a phone (or anything else the host
+//! rings) that answers with 401/407 gets nothing, and neither does a
+//! challenge for a realm an attacker chose.
 
 use crate::sip::message::random_token;
 use crate::sip::{Peer, Request, Response};
@@ -9,7 +14,10 @@ use crate::sip::{Peer, Request, Response};
 #[derive(Debug, Clone)]
 pub struct Trunk {
     pub peer: Peer,
+    /// Digest username and password for this trunk's challenges.
     pub credentials: Option<(String, String)>,
+    /// The only realm the credentials are given for.
+    pub realm: Option<String>,
 }
 
 fn param<'a>(challenge: &'a str, name: &str) -> Option<String> {
@@ -44,13 +52,25 @@ impl Trunk {
     /// have no credentials or the challenge is not one we can answer.
     pub fn authorize(&self, req: &Request, resp: &Response) -> Option<Request> {
         let (user, pass) = self.credentials.as_ref()?;
+        let realm = self.realm.as_deref()?;
         let (hdr_in, hdr_out) = if resp.status == 407 {
             ("Proxy-Authenticate", "Proxy-Authorization")
         } else {
             ("WWW-Authenticate", "Authorization")
         };
-        // Prefer SHA-256 when offered.
-        let challenges: Vec<&str> = resp.headers.get_all(hdr_in).collect();
+        // Only challenges for our realm; prefer SHA-256 when offered.
+        let challenges: Vec<&str> = resp
+            .headers
+            .get_all(hdr_in)
+            .filter(|c| param(c, "realm").as_deref() == Some(realm))
+            .collect();
+        if challenges.is_empty() {
+            tracing::warn!(
+                peer = %self.peer.addr, offered = ?resp.headers.get_all(hdr_in).filter_map(|c| param(c, "realm")).collect::<Vec<_>>(),
+                "trunk challenge for another realm than the configured one: not answered"
+            );
+            return None;
+        }
         let pick = challenges
             .iter()
             .find(|c| {

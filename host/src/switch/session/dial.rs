@@ -44,7 +44,7 @@ use crate::sip::uri::NameAddr;
 use crate::sip::{Request, Response, ServerTx};
 use crate::switch::call::Target;
 use crate::switch::dialog::Dialog;
-use crate::switch::fork::{cancel_forks, destinations, spawn_forwarder, Fork};
+use crate::switch::fork::{cancel_forks, destinations, spawn_forwarder, BLeg, Fork};
 use crate::switch::{CallEvent, Switch, ALLOW};
 use crate::tenancy::resolve::{resolve_callee, Destination};
 use crate::tenancy::Tenant;
@@ -169,7 +169,13 @@ impl Leg {
         };
         sw.register_dialog(&cleanup.call_id, &cleanup.tag, false, events_tx);
         let (fork_tx, mut fork_rx) = mpsc::channel(64);
-        for (uri, peer, to) in dests {
+        for BLeg {
+            uri,
+            peer,
+            to,
+            trunk,
+        } in dests
+        {
             let req = self.invite(&uri, &to, &cleanup, peer.transport, &offer);
             let ctx = sw.endpoint.send_request(req, peer);
             let idx = cleanup.forks.len();
@@ -179,6 +185,7 @@ impl Leg {
                 canceller: ctx.canceller(),
                 done: false,
                 auth_retried: false,
+                trunk,
             });
             spawn_forwarder(idx, ctx, fork_tx.clone());
         }
@@ -316,12 +323,7 @@ impl Leg {
                         }
                         401 | 407 if !fork.auth_retried => {
                             fork.auth_retried = true;
-                            let retry = self
-                                .sw
-                                .cfg
-                                .trunk
-                                .as_ref()
-                                .and_then(|t| t.authorize(&fork.req, &resp));
+                            let retry = fork.authorize(&resp);
                             match retry {
                                 Some(req) => {
                                     let ctx = self.sw.endpoint.send_request(req, fork.peer);
@@ -331,7 +333,7 @@ impl Leg {
                                 }
                                 None => {
                                     fork.done = true;
-                                    failures.push(resp.status);
+                                    failures.push(480);
                                 }
                             }
                         }
