@@ -153,6 +153,82 @@ pub struct SipConfig {
     /// `["SHA-256"]` refuses MD5 altogether.
     #[serde(default = "default_digest")]
     pub digest_algorithms: Vec<String>,
+    /// Throttling of failed logins (`[sip.auth]`).
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `[sip.auth]`: how failed digest logins are throttled. A source is an
+/// IPv4 address or an IPv6 /64; an account is `username@realm`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failures of one account from one source before that pair is blocked.
+    #[serde(default = "default_auth_user_source")]
+    pub max_failures_per_account_and_source: u32,
+    /// Failures from one source, any account, before the source is blocked.
+    #[serde(default = "default_auth_source")]
+    pub max_failures_per_source: u32,
+    /// Failures of one account from all sources before it is blocked for
+    /// every source it has not logged in from.
+    #[serde(default = "default_auth_user")]
+    pub max_failures_per_account: u32,
+    /// The window failures are counted in, seconds.
+    #[serde(default = "default_auth_window")]
+    pub window_secs: u64,
+    /// The first block, seconds; each further block of the same key doubles.
+    #[serde(default = "default_auth_block")]
+    pub block_secs: u64,
+    /// The longest block, seconds.
+    #[serde(default = "default_auth_max_block")]
+    pub max_block_secs: u64,
+}
+
+fn default_auth_user_source() -> u32 {
+    5
+}
+fn default_auth_source() -> u32 {
+    20
+}
+fn default_auth_user() -> u32 {
+    50
+}
+fn default_auth_window() -> u64 {
+    600
+}
+fn default_auth_block() -> u64 {
+    60
+}
+fn default_auth_max_block() -> u64 {
+    3600
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account_and_source: default_auth_user_source(),
+            max_failures_per_source: default_auth_source(),
+            max_failures_per_account: default_auth_user(),
+            window_secs: default_auth_window(),
+            block_secs: default_auth_block(),
+            max_block_secs: default_auth_max_block(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The limits for the authenticator.
+    pub fn limits(&self) -> crate::sip::digest::AuthLimits {
+        crate::sip::digest::AuthLimits {
+            per_user_source: self.max_failures_per_account_and_source,
+            per_source: self.max_failures_per_source,
+            per_user: self.max_failures_per_account,
+            window: std::time::Duration::from_secs(self.window_secs),
+            block: std::time::Duration::from_secs(self.block_secs),
+            max_block: std::time::Duration::from_secs(self.max_block_secs),
+            ..crate::sip::digest::AuthLimits::default()
+        }
+    }
 }
 
 /// `[media]`
@@ -385,6 +461,7 @@ impl Default for SipConfig {
             max_expires: default_max_expires(),
             max_call_secs: default_max_call(),
             digest_algorithms: default_digest(),
+            auth: AuthConfig::default(),
         }
     }
 }

@@ -48,7 +48,11 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .iter()
         .filter_map(|a| crate::sip::digest::Algorithm::parse(a).ok())
         .collect();
-    let auth = Arc::new(Authenticator::new(store.clone(), algorithms));
+    let auth = Arc::new(Authenticator::new(
+        store.clone(),
+        algorithms,
+        cfg.sip.auth.limits(),
+    ));
     let registrar = Arc::new(Registrar::new(
         store.clone(),
         auth.clone(),

@@ -160,7 +160,13 @@ pub struct SipUdp {
 impl SipUdp {
     /// A new socket on a free port.
     pub fn new(server: SocketAddr) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+        Self::bind_at([127, 0, 0, 1], server)
+    }
+
+    /// A new socket on a free port of another loopback address (another
+    /// "host" as far as the server can tell).
+    pub fn bind_at(ip: [u8; 4], server: SocketAddr) -> Self {
+        let sock = UdpSocket::bind((std::net::Ipv4Addr::from(ip), 0)).expect("bind a UDP socket");
         SipUdp { sock, server }
     }
 
@@ -426,8 +432,19 @@ pub struct Registered {
 impl Registrant {
     /// Device `username`/`password` registering `aor` in the demo tenant.
     pub fn new(server: SocketAddr, aor: &str, username: &str, password: &str) -> Self {
+        Self::new_at([127, 0, 0, 1], server, aor, username, password)
+    }
+
+    /// Like [`Registrant::new`], from loopback address `ip`.
+    pub fn new_at(
+        ip: [u8; 4],
+        server: SocketAddr,
+        aor: &str,
+        username: &str,
+        password: &str,
+    ) -> Self {
         Registrant {
-            udp: SipUdp::new(server),
+            udp: SipUdp::bind_at(ip, server),
             aor: aor.into(),
             username: username.into(),
             password: password.into(),

@@ -144,6 +144,64 @@ fn wrong_password_is_forbidden() {
     assert_eq!(dev.register(Some(300), "MD5").response.status, Some(200));
 }
 
+/// The review's guessing attack: an attacker who owns 201 guesses 203's
+/// password from the same address and logs in as 201 between guesses.
+/// Its own successes must not reset the count: after five wrong guesses
+/// even the right password is refused from there, while 203's own phone
+/// elsewhere and the attacker's 201 keep working.
+#[test]
+fn guessing_another_users_password_is_blocked_despite_own_logins_between() {
+    let pbx = Pbx::start_demo();
+    let attacker = [127, 0, 0, 7];
+    let mut own = Registrant::new_at(attacker, pbx.sip_addr(), "201", "201", "demo201");
+    let mut guess = Registrant::new_at(attacker, pbx.sip_addr(), "203", "203", "wrong");
+    let mut blocked_at = None;
+    for i in 1..=12 {
+        let mine = own.register(Some(300), "MD5");
+        assert_eq!(mine.response.status, Some(200), "{}", mine.response.raw);
+        guess.password = format!("guess-{i}");
+        let r = guess.register(Some(300), "MD5");
+        assert_eq!(r.response.status, Some(403), "{}", r.response.raw);
+        if r.response.raw.contains("Too many failed attempts") {
+            blocked_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(blocked_at, Some(6), "five wrong guesses, then blocked");
+    guess.password = "demo203".into();
+    let r = guess.register(Some(300), "MD5");
+    assert_eq!(r.response.status, Some(403), "{}", r.response.raw);
+    assert!(r.response.raw.contains("Too many failed attempts"));
+    // 203's real phone, elsewhere, is not locked out; the attacker's own
+    // account still works.
+    let mut phone = Registrant::new_at([127, 0, 0, 8], pbx.sip_addr(), "203", "203", "demo203");
+    assert_eq!(phone.register(Some(300), "MD5").response.status, Some(200));
+    assert_eq!(own.register(Some(300), "MD5").response.status, Some(200));
+}
+
+/// One nonce, many guesses: the review found 55 guesses on one challenge.
+/// A nonce is spent after three wrong responses, and serves one username.
+#[test]
+fn one_challenge_does_not_serve_unlimited_guesses() {
+    let pbx = Pbx::start_demo();
+    let mut dev = Registrant::new_at([127, 0, 0, 9], pbx.sip_addr(), "202", "202", "x");
+    let challenge = dev.send(Some(300), None);
+    assert_eq!(challenge.status, Some(401));
+    let ch = centrale_tests::sip::Challenge::all_in(&challenge)
+        .into_iter()
+        .find(|c| c.algorithm == "MD5")
+        .expect("an MD5 challenge");
+    for (nc, password) in [(1, "a"), (2, "b"), (3, "c"), (4, "demo202")] {
+        let auth =
+            centrale_tests::sip::authorization(&ch, "202", password, "REGISTER", &dev.uri(), nc);
+        let r = dev.send(Some(300), Some(&auth));
+        assert_eq!(r.status, Some(403), "nc={nc}: {}", r.raw);
+    }
+    // A new challenge works with the right password.
+    dev.password = "demo202".into();
+    assert_eq!(dev.register(Some(300), "MD5").response.status, Some(200));
+}
+
 #[test]
 fn too_brief_expiry_gets_423_with_min_expires() {
     let pbx = Pbx::start_demo();

@@ -1,8 +1,11 @@
 //! Authentication of requests from devices: finds the credentials in a
 //! request, checks them against the device's stored HA1 with server-issued
-//! nonces, and builds challenges. Failed attempts are throttled per source IP.
+//! nonces, and builds challenges. Failed attempts are throttled per source
+//! (IPv6 per /64), per (source, username) and per username, with back-off
+//! (see [`AuthThrottle`]); a nonce serves one username and is spent after a
+//! few wrong responses.
 
-use super::digest::{self, Algorithm, FailureThrottle, NonceIssuer, Verdict};
+use super::digest::{self, Algorithm, AuthLimits, AuthThrottle, NonceIssuer, Verdict};
 use super::message::{Request, Response};
 use super::transport::Peer;
 use crate::store::Store;
@@ -24,17 +27,21 @@ pub enum AuthOutcome {
 pub struct Authenticator {
     store: Store,
     nonces: NonceIssuer,
-    throttle: FailureThrottle,
+    throttle: AuthThrottle,
     algorithms: Vec<Algorithm>,
 }
 
 /// Lifetime of a nonce (after which a correct response gets `stale=true`).
 pub const NONCE_TTL: Duration = Duration::from_secs(300);
 
+/// Longest username and realm looked at (longer ones are refused).
+const MAX_NAME: usize = 256;
+
 impl Authenticator {
     /// A new authenticator over `store`, offering `algorithms` in that order
-    /// (an empty list means MD5 then SHA-256).
-    pub fn new(store: Store, algorithms: Vec<Algorithm>) -> Self {
+    /// (an empty list means MD5 then SHA-256), throttling failures by
+    /// `limits`.
+    pub fn new(store: Store, algorithms: Vec<Algorithm>, limits: AuthLimits) -> Self {
         let algorithms = if algorithms.is_empty() {
             vec![Algorithm::Md5, Algorithm::Sha256]
         } else {
@@ -43,7 +50,7 @@ impl Authenticator {
         Self {
             store,
             nonces: NonceIssuer::new(NONCE_TTL),
-            throttle: FailureThrottle::new(20, Duration::from_secs(60)),
+            throttle: AuthThrottle::new(limits),
             algorithms,
         }
     }
@@ -54,7 +61,7 @@ impl Authenticator {
     pub async fn check(&self, req: &Request, peer: Peer, header: &str, realm: &str) -> AuthOutcome {
         let ip = peer.addr.ip();
         let now = SystemTime::now();
-        if self.throttle.is_blocked(ip, now) {
+        if self.throttle.source_blocked(ip, now) {
             return AuthOutcome::Forbidden("Too many failed attempts");
         }
         // Use the credentials for a realm we know (a request may carry several).
@@ -71,10 +78,19 @@ impl Authenticator {
                 stale: false,
             };
         };
+        if c.username.len() > MAX_NAME || c.realm.len() > MAX_NAME {
+            self.throttle.failure(ip, None, now);
+            return AuthOutcome::Forbidden("Wrong credentials");
+        }
+        // Throttled per account: `user@realm`.
+        let account = format!("{}@{}", c.username, c.realm.to_ascii_lowercase());
+        if self.throttle.check(ip, &account, now).is_some() {
+            return AuthOutcome::Forbidden("Too many failed attempts");
+        }
         let tenant = match self.store.tenant_by_domain(&c.realm).await {
             Ok(Some(t)) => t,
             Ok(None) => {
-                self.throttle.record_failure(ip, now);
+                self.throttle.failure(ip, None, now);
                 return AuthOutcome::Challenge {
                     realm: realm.to_string(),
                     stale: false,
@@ -88,7 +104,7 @@ impl Authenticator {
         let device = match self.store.device_by_username(tenant.id, &c.username).await {
             Ok(Some(d)) => d,
             Ok(None) => {
-                self.throttle.record_failure(ip, now);
+                self.throttle.failure(ip, Some(&account), now);
                 return AuthOutcome::Forbidden("Wrong credentials");
             }
             Err(e) => {
@@ -96,12 +112,12 @@ impl Authenticator {
                 return AuthOutcome::Forbidden("Temporary failure");
             }
         };
-        if !plausible_uri(&c.uri, &req.uri) {
-            self.throttle.record_failure(ip, now);
-            return AuthOutcome::Forbidden("Bad digest URI");
+        if !same_uri(&c.uri, &req.uri) {
+            tracing::info!(user = %c.username, %ip, digest_uri = %c.uri, request_uri = %req.uri, "digest uri is not the Request-URI");
+            self.throttle.failure(ip, Some(&account), now);
+            return AuthOutcome::Forbidden("Digest URI does not match the Request-URI");
         }
         if !self.algorithms.contains(&c.algorithm) {
-            self.throttle.record_failure(ip, now);
             return AuthOutcome::Challenge {
                 realm: tenant.domain,
                 stale: false,
@@ -116,7 +132,7 @@ impl Authenticator {
             .verify(&c, &req.method, &tenant.domain, ha1, now)
         {
             Verdict::Ok => {
-                self.throttle.record_success(ip);
+                self.throttle.success(ip, &account, now);
                 AuthOutcome::Authenticated(tenant, device)
             }
             Verdict::Stale => AuthOutcome::Challenge {
@@ -125,7 +141,7 @@ impl Authenticator {
             },
             Verdict::Replay => {
                 tracing::warn!(user = %c.username, %ip, "replayed digest credentials refused");
-                self.throttle.record_failure(ip, now);
+                self.throttle.failure(ip, None, now);
                 AuthOutcome::Challenge {
                     realm: tenant.domain,
                     stale: false,
@@ -133,7 +149,7 @@ impl Authenticator {
             }
             Verdict::Invalid(why) => {
                 tracing::info!(user = %c.username, %ip, "digest refused: {why}");
-                self.throttle.record_failure(ip, now);
+                self.throttle.failure(ip, Some(&account), now);
                 AuthOutcome::Forbidden("Wrong credentials")
             }
         }
@@ -165,10 +181,37 @@ impl Authenticator {
     }
 }
 
-/// Whether the digest `uri` is acceptable for a request to `request_uri`.
-/// RFC 7616 §3.4.6 asks for the Request-URI, but phones (and sipp) often put
-/// the registrar's address there instead; since the response hash covers the
-/// digest URI and nonce-counts stop replays, any SIP URI is accepted.
-fn plausible_uri(digest_uri: &str, request_uri: &str) -> bool {
-    digest_uri == request_uri || super::uri::SipUri::parse(digest_uri).is_ok()
+/// Whether the digest `uri` names the Request-URI (RFC 7616 §3.4.6,
+/// RFC 3261 §22.4): the same scheme, user, host (case-insensitive) and port
+/// (absent = 5060 for `sip`, 5061 for `sips`); URI parameters may differ.
+fn same_uri(digest_uri: &str, request_uri: &str) -> bool {
+    if digest_uri == request_uri {
+        return true;
+    }
+    use super::uri::SipUri;
+    let (Ok(d), Ok(r)) = (SipUri::parse(digest_uri), SipUri::parse(request_uri)) else {
+        return false;
+    };
+    let secure = |u: &SipUri| u.scheme.eq_ignore_ascii_case("sips");
+    let port = |u: &SipUri| u.port.unwrap_or(if secure(u) { 5061 } else { 5060 });
+    secure(&d) == secure(&r)
+        && d.user_unescaped() == r.user_unescaped()
+        && d.host.eq_ignore_ascii_case(&r.host)
+        && port(&d) == port(&r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_uri;
+
+    #[test]
+    fn the_digest_uri_must_be_the_request_uri() {
+        assert!(same_uri("sip:202@d.test", "sip:202@d.test"));
+        assert!(same_uri("sip:202@D.TEST:5060", "sip:202@d.test;user=phone"));
+        assert!(!same_uri("sip:203@d.test", "sip:202@d.test"));
+        assert!(!same_uri("sip:202@other.test", "sip:202@d.test"));
+        assert!(!same_uri("sip:202@d.test:5070", "sip:202@d.test"));
+        assert!(!same_uri("sips:202@d.test", "sip:202@d.test"));
+        assert!(!same_uri("garbage", "sip:202@d.test"));
+    }
 }

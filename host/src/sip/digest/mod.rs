@@ -526,8 +526,8 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 mod nonce;
 mod throttle;
-pub use nonce::{NonceIssuer, Verdict};
-pub use throttle::FailureThrottle;
+pub use nonce::{NonceIssuer, Verdict, MAX_NONCE_FAILURES};
+pub use throttle::{source_key, AuthLimits, AuthThrottle, Blocked, FailureThrottle};
 
 #[cfg(test)]
 mod tests;

@@ -25,11 +25,20 @@ pub enum Verdict {
 /// What the replay table remembers of a nonce that has been used.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Seen {
-    /// Highest nonce-count accepted.
+    /// Highest nonce-count accepted (0: none yet, only failures).
     nc: u32,
     /// When the nonce was issued (ms since the epoch).
     issued_ms: u64,
+    /// Keyed hash of the username it was first used with: a nonce serves
+    /// one username only.
+    user: u64,
+    /// Wrong responses given with it.
+    failures: u8,
 }
+
+/// Wrong responses after which a nonce is spent: every guess beyond needs a
+/// new challenge, and challenges are rate-limited.
+pub const MAX_NONCE_FAILURES: u8 = 3;
 
 #[derive(Debug, Default)]
 pub(super) struct ReplayTable {
@@ -71,6 +80,8 @@ pub struct NonceIssuer {
     /// themselves).
     opaque: String,
     max_tracked: usize,
+    /// Keys the username hashes of the replay table.
+    user_hasher: std::collections::hash_map::RandomState,
     pub(super) table: Mutex<ReplayTable>,
 }
 
@@ -111,6 +122,7 @@ impl NonceIssuer {
             mac,
             opaque: hex::encode(opaque),
             max_tracked: max_tracked.max(1),
+            user_hasher: std::collections::hash_map::RandomState::new(),
             table: Mutex::new(ReplayTable::default()),
         }
     }
@@ -183,12 +195,14 @@ impl NonceIssuer {
     /// `now`.
     ///
     /// Checks, in order: the realm is `expected_realm`; the nonce is one of
-    /// ours ("unknown nonce"); `qop=auth` with `nc` and `cnonce`; the
-    /// response (constant-time, "wrong password"); then, with the password
-    /// proven right, the nonce age ([`Verdict::Stale`] past the TTL) and the
-    /// nonce-count, which must be strictly greater than any accepted before
-    /// with this nonce ([`Verdict::Replay`]). Only an `Ok` verdict records
-    /// the nonce-count.
+    /// ours ("unknown nonce"); `qop=auth` with `nc` and `cnonce`; the nonce
+    /// was not used with another username and is not spent by
+    /// [`MAX_NONCE_FAILURES`] wrong responses; the response (constant-time,
+    /// "wrong password", counted against the nonce); then, with the
+    /// password proven right, the nonce age ([`Verdict::Stale`] past the
+    /// TTL) and the nonce-count, which must be strictly greater than any
+    /// accepted before with this nonce ([`Verdict::Replay`]). Only an `Ok`
+    /// verdict records the nonce-count.
     pub fn verify(
         &self,
         c: &Credentials,
@@ -220,14 +234,43 @@ impl NonceIssuer {
         if ha1.len() != c.algorithm.hex_len() || !ha1.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Verdict::Invalid("no stored credentials for this algorithm");
         }
+        let user = {
+            use std::hash::BuildHasher as _;
+            self.user_hasher.hash_one(c.username.as_str())
+        };
+        let now_ms = millis_since_epoch(now);
+        let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
+        if let Some(seen) = lock(&self.table).seen.get(&key) {
+            if seen.user != user {
+                return Verdict::Invalid("nonce was used with another username");
+            }
+            if seen.failures >= MAX_NONCE_FAILURES {
+                return Verdict::Invalid("nonce spent by wrong responses");
+            }
+        }
         let ha1 = ha1.to_ascii_lowercase();
         let expected = response(c.algorithm, &ha1, &c.nonce, nc, cnonce, qop, method, &c.uri);
         let given = c.response.to_ascii_lowercase();
         if !ct_eq(expected.as_bytes(), given.as_bytes()) {
+            let mut table = lock(&self.table);
+            if let Some(seen) = table.seen.get_mut(&key) {
+                seen.failures = seen.failures.saturating_add(1);
+            } else if issued_ms > table.floor_ms {
+                table.make_room(now_ms, ttl_ms, self.max_tracked);
+                if issued_ms > table.floor_ms {
+                    table.seen.insert(
+                        key,
+                        Seen {
+                            nc: 0,
+                            issued_ms,
+                            user,
+                            failures: 1,
+                        },
+                    );
+                }
+            }
             return Verdict::Invalid("wrong password");
         }
-        let now_ms = millis_since_epoch(now);
-        let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         if now_ms.saturating_sub(issued_ms) > ttl_ms {
             return Verdict::Stale;
         }
@@ -247,7 +290,15 @@ impl NonceIssuer {
         if issued_ms <= table.floor_ms {
             return Verdict::Stale;
         }
-        table.seen.insert(key, Seen { nc, issued_ms });
+        table.seen.insert(
+            key,
+            Seen {
+                nc,
+                issued_ms,
+                user,
+                failures: 0,
+            },
+        );
         Verdict::Ok
     }
 }

@@ -505,43 +505,43 @@ fn throttle_blocks_after_n_failures_and_unblocks_after_window() {
     let th = FailureThrottle::new(3, Duration::from_secs(60));
     let ip: IpAddr = "192.0.2.7".parse().expect("ip");
     let other: IpAddr = "2001:db8::1".parse().expect("ip");
-    th.record_failure(ip, t(0));
-    th.record_failure(ip, t(1));
-    assert!(!th.is_blocked(ip, t(2)));
-    th.record_failure(ip, t(2));
-    assert!(th.is_blocked(ip, t(3)));
-    assert!(!th.is_blocked(other, t(3)));
-    assert!(th.is_blocked(ip, t(61)));
-    assert!(!th.is_blocked(ip, t(62)));
+    th.record_failure(&ip, t(0));
+    th.record_failure(&ip, t(1));
+    assert!(!th.is_blocked(&ip, t(2)));
+    th.record_failure(&ip, t(2));
+    assert!(th.is_blocked(&ip, t(3)));
+    assert!(!th.is_blocked(&other, t(3)));
+    assert!(th.is_blocked(&ip, t(61)));
+    assert!(!th.is_blocked(&ip, t(62)));
     // Afresh after the block.
-    th.record_failure(ip, t(63));
-    assert!(!th.is_blocked(ip, t(63)));
+    th.record_failure(&ip, t(63));
+    assert!(!th.is_blocked(&ip, t(63)));
     // Failures spread wider than the window do not block.
     let th = FailureThrottle::new(3, Duration::from_secs(60));
-    th.record_failure(ip, t(0));
-    th.record_failure(ip, t(30));
-    th.record_failure(ip, t(61));
-    assert!(!th.is_blocked(ip, t(62)));
+    th.record_failure(&ip, t(0));
+    th.record_failure(&ip, t(30));
+    th.record_failure(&ip, t(61));
+    assert!(!th.is_blocked(&ip, t(62)));
     // Success clears.
-    th.record_failure(ip, t(62));
-    th.record_success(ip);
-    th.record_failure(ip, t(63));
-    assert!(!th.is_blocked(ip, t(63)));
+    th.record_failure(&ip, t(62));
+    th.record_success(&ip);
+    th.record_failure(&ip, t(63));
+    assert!(!th.is_blocked(&ip, t(63)));
 }
 
 #[test]
 fn throttle_memory_is_bounded_and_keeps_blocked_addresses() {
     let th = FailureThrottle::with_capacity(2, Duration::from_secs(60), 100);
     let bad: IpAddr = "198.51.100.1".parse().expect("ip");
-    th.record_failure(bad, t(0));
-    th.record_failure(bad, t(0));
-    assert!(th.is_blocked(bad, t(0)));
+    th.record_failure(&bad, t(0));
+    th.record_failure(&bad, t(0));
+    assert!(th.is_blocked(&bad, t(0)));
     for i in 0..1000u32 {
         let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-        th.record_failure(ip, t(1));
+        th.record_failure(&ip, t(1));
     }
     assert!(th.tracked() <= 100);
-    assert!(th.is_blocked(bad, t(2)));
+    assert!(th.is_blocked(&bad, t(2)));
 }
 
 #[test]
@@ -549,4 +549,128 @@ fn constant_time_eq() {
     assert!(ct_eq(b"abc", b"abc"));
     assert!(!ct_eq(b"abc", b"abd"));
     assert!(!ct_eq(b"abc", b"ab"));
+}
+
+#[test]
+fn a_nonce_is_spent_by_wrong_responses() {
+    let n = NonceIssuer::new(Duration::from_secs(300));
+    let ch = n.challenge_at(DOMAIN, false, t(0));
+    for guess in 1..=u32::from(MAX_NONCE_FAILURES) {
+        let c = answer(
+            &ch[1],
+            "alice",
+            &format!("guess{guess}"),
+            "REGISTER",
+            RURI,
+            guess,
+        );
+        assert_eq!(
+            n.verify(&c, "REGISTER", DOMAIN, &stored(Algorithm::Md5), t(1)),
+            Verdict::Invalid("wrong password")
+        );
+    }
+    // Even the right password needs a new challenge now.
+    let c = answer(&ch[1], "alice", "s3cret", "REGISTER", RURI, 9);
+    assert_eq!(
+        n.verify(&c, "REGISTER", DOMAIN, &stored(Algorithm::Md5), t(1)),
+        Verdict::Invalid("nonce spent by wrong responses")
+    );
+    let fresh = n.challenge_at(DOMAIN, false, t(2));
+    let c = answer(&fresh[1], "alice", "s3cret", "REGISTER", RURI, 1);
+    assert_eq!(
+        n.verify(&c, "REGISTER", DOMAIN, &stored(Algorithm::Md5), t(3)),
+        Verdict::Ok
+    );
+}
+
+#[test]
+fn a_nonce_serves_one_username() {
+    let n = NonceIssuer::new(Duration::from_secs(300));
+    let ch = n.challenge_at(DOMAIN, false, t(0));
+    let bob = ha1(Algorithm::Md5, "bob", DOMAIN, "b0b");
+    let c = answer(&ch[1], "bob", "wrong", "REGISTER", RURI, 1);
+    assert_eq!(
+        n.verify(&c, "REGISTER", DOMAIN, &bob, t(1)),
+        Verdict::Invalid("wrong password")
+    );
+    // The nonce a guess at bob used cannot then be used for alice.
+    let c = answer(&ch[1], "alice", "s3cret", "REGISTER", RURI, 2);
+    assert_eq!(
+        n.verify(&c, "REGISTER", DOMAIN, &stored(Algorithm::Md5), t(1)),
+        Verdict::Invalid("nonce was used with another username")
+    );
+}
+
+fn limits() -> AuthLimits {
+    AuthLimits {
+        per_user_source: 3,
+        per_source: 10,
+        per_user: 6,
+        window: Duration::from_secs(600),
+        block: Duration::from_secs(60),
+        max_block: Duration::from_secs(240),
+        trust: Duration::from_secs(3600),
+    }
+}
+
+#[test]
+fn another_accounts_success_does_not_reset_the_guesses() {
+    let th = AuthThrottle::new(limits());
+    let ip: IpAddr = "192.0.2.7".parse().expect("ip");
+    for i in 0..3 {
+        assert_eq!(th.check(ip, "203@d", t(i)), None);
+        th.failure(ip, Some("203@d"), t(i));
+        // The attacker's own account logs in fine in between...
+        th.success(ip, "201@d", t(i));
+    }
+    // ...and does not clear the count against 203.
+    assert_eq!(th.check(ip, "203@d", t(4)), Some(Blocked::UserFromSource));
+    assert_eq!(th.check(ip, "201@d", t(4)), None);
+    // Back-off: 60 s, then 120 s, capped at 240 s.
+    assert_eq!(th.check(ip, "203@d", t(65)), None);
+    for i in 0..3 {
+        th.failure(ip, Some("203@d"), t(70 + i));
+    }
+    assert_eq!(th.check(ip, "203@d", t(150)), Some(Blocked::UserFromSource));
+    assert_eq!(th.check(ip, "203@d", t(193)), None);
+}
+
+#[test]
+fn ipv6_sources_are_counted_per_64() {
+    let th = AuthThrottle::new(limits());
+    for i in 0..10u16 {
+        let ip = IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, i + 1]);
+        th.failure(ip, None, t(0));
+    }
+    let same_64: IpAddr = "2001:db8:0:1::ffff".parse().expect("ip");
+    let other_64: IpAddr = "2001:db8:0:2::1".parse().expect("ip");
+    assert!(th.source_blocked(same_64, t(1)));
+    assert!(!th.source_blocked(other_64, t(1)));
+}
+
+#[test]
+fn a_user_under_attack_is_blocked_for_strangers_only() {
+    let th = AuthThrottle::new(limits());
+    let phone: IpAddr = "198.51.100.20".parse().expect("ip");
+    th.success(phone, "203@d", t(0));
+    // Guesses from many sources, two each (below the per-pair limit).
+    for i in 0..3u8 {
+        let ip = IpAddr::from([203, 0, 113, i + 1]);
+        th.failure(ip, Some("203@d"), t(1));
+        th.failure(ip, Some("203@d"), t(1));
+    }
+    let newcomer = IpAddr::from([203, 0, 113, 99]);
+    assert_eq!(th.check(newcomer, "203@d", t(2)), Some(Blocked::User));
+    assert_eq!(th.check(phone, "203@d", t(2)), None, "the user's own phone");
+    // A failure from the trusted phone (an old password) does not count
+    // towards the user's block.
+    let th = AuthThrottle::new(limits());
+    th.success(phone, "202@d", t(0));
+    for _ in 0..2 {
+        th.failure(phone, Some("202@d"), t(1));
+    }
+    for i in 0..4u8 {
+        th.failure(IpAddr::from([203, 0, 113, i + 1]), Some("202@d"), t(1));
+    }
+    assert_eq!(th.check(newcomer, "202@d", t(2)), None);
 }
