@@ -156,6 +156,82 @@ pub struct SipConfig {
     /// Throttling of failed logins (`[sip.auth]`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Bounds on TCP connections (`[sip.tcp_limits]`).
+    #[serde(default)]
+    pub tcp_limits: TcpConfig,
+}
+
+/// `[sip.tcp_limits]`: bounds on SIP over TCP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConfig {
+    /// Connections at once, in total.
+    #[serde(default = "default_tcp_max")]
+    pub max_connections: usize,
+    /// Inbound connections at once from one IP address.
+    #[serde(default = "default_tcp_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection without an authenticated request (registration
+    /// or call) may stay silent.
+    #[serde(default = "default_tcp_idle")]
+    pub idle_timeout_secs: u64,
+    /// Seconds a connection with one may stay silent.
+    #[serde(default = "default_tcp_kept_idle")]
+    pub registered_idle_timeout_secs: u64,
+    /// Seconds a write may take before the connection is dropped (the
+    /// peer does not read).
+    #[serde(default = "default_tcp_write")]
+    pub write_timeout_secs: u64,
+    /// Messages waiting to be written per connection before it is dropped.
+    #[serde(default = "default_tcp_queue")]
+    pub queue_messages: usize,
+}
+
+fn default_tcp_max() -> usize {
+    1024
+}
+fn default_tcp_per_ip() -> usize {
+    32
+}
+fn default_tcp_idle() -> u64 {
+    30
+}
+fn default_tcp_kept_idle() -> u64 {
+    3900
+}
+fn default_tcp_write() -> u64 {
+    10
+}
+fn default_tcp_queue() -> usize {
+    64
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_tcp_max(),
+            max_connections_per_ip: default_tcp_per_ip(),
+            idle_timeout_secs: default_tcp_idle(),
+            registered_idle_timeout_secs: default_tcp_kept_idle(),
+            write_timeout_secs: default_tcp_write(),
+            queue_messages: default_tcp_queue(),
+        }
+    }
+}
+
+impl TcpConfig {
+    /// The transport's limits.
+    pub fn limits(&self) -> crate::sip::transport::TcpLimits {
+        use std::time::Duration;
+        crate::sip::transport::TcpLimits {
+            max_connections: self.max_connections.max(1),
+            max_per_ip: self.max_connections_per_ip.max(1),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            kept_idle_timeout: Duration::from_secs(self.registered_idle_timeout_secs.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
+            queue: self.queue_messages.max(1),
+        }
+    }
 }
 
 /// `[sip.auth]`: how failed digest logins are throttled. A source is an
@@ -462,6 +538,7 @@ impl Default for SipConfig {
             max_call_secs: default_max_call(),
             digest_algorithms: default_digest(),
             auth: AuthConfig::default(),
+            tcp_limits: TcpConfig::default(),
         }
     }
 }

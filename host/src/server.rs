@@ -38,9 +38,15 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot open database {url}"))?;
     let advertise = cfg.advertise();
     let (queue_tx, queue_rx) = mpsc::channel(INGRESS_QUEUE);
-    let transports = Transports::bind(&cfg.sip.udp, &cfg.sip.tcp, advertise, queue_tx)
-        .await
-        .context("cannot bind the SIP listen addresses")?;
+    let transports = Transports::bind_with(
+        &cfg.sip.udp,
+        &cfg.sip.tcp,
+        advertise,
+        queue_tx,
+        cfg.sip.tcp_limits.limits(),
+    )
+    .await
+    .context("cannot bind the SIP listen addresses")?;
     let endpoint = Endpoint::new(transports.clone());
     let algorithms = cfg
         .sip

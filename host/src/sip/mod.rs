@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod digest;
+pub mod framer;
 pub mod message;
 pub mod parse;
 pub mod registrar;

@@ -53,7 +53,13 @@ fn is_token(s: &str) -> bool {
 /// Position just after the blank line ending the header section, and the
 /// length of the header section itself (without the blank line).
 fn find_header_end(data: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
+    find_header_end_from(data, 0)
+}
+
+/// [`find_header_end`] looking only at line ends from `from` on (the
+/// bytes before were searched already).
+pub(super) fn find_header_end_from(data: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from.saturating_sub(3);
     while i + 1 < data.len() {
         if data[i] == b'\n' {
             if data[i + 1] == b'\n' {
@@ -74,7 +80,7 @@ fn find_header_end(data: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// Strips keep-alive CRLFs before a message.
-fn skip_leading_crlf(data: &[u8]) -> usize {
+pub(super) fn skip_leading_crlf(data: &[u8]) -> usize {
     data.iter()
         .take_while(|b| **b == b'\r' || **b == b'\n')
         .count()
@@ -125,6 +131,40 @@ pub fn frame_stream(buf: &[u8]) -> Result<Option<(usize, usize)>, ParseError> {
         return Ok(None);
     }
     Ok(Some((skip, body_start + cl)))
+}
+
+/// A message head parsed once, waiting for its body on a stream.
+pub(super) struct Head {
+    kind: StartLine,
+    headers: Headers,
+    /// Bytes from the message start to the body.
+    pub(super) body_start: usize,
+    /// Content-Length (0 when absent).
+    pub(super) body_len: usize,
+}
+
+impl Head {
+    /// The message, with `body`.
+    pub(super) fn into_message(self, body: &[u8]) -> Message {
+        self.kind
+            .into_message(self.headers, Bytes::copy_from_slice(body))
+    }
+}
+
+/// Parses the head of a stream message whose header section is
+/// `data[..hdr_len]`, body starting at `body_start`.
+pub(super) fn parse_stream_head(
+    data: &[u8],
+    hdr_len: usize,
+    body_start: usize,
+) -> Result<Head, ParseError> {
+    let (kind, headers, cl) = parse_head(&data[..hdr_len])?;
+    Ok(Head {
+        kind,
+        headers,
+        body_start,
+        body_len: cl.unwrap_or(0),
+    })
 }
 
 /// Parses one complete message taken from a stream (already framed by

@@ -64,7 +64,10 @@ impl Registrar {
             .check(req, tx.peer(), "Authorization", &domain)
             .await
         {
-            AuthOutcome::Authenticated(t, d) => (t, d),
+            AuthOutcome::Authenticated(t, d) => {
+                tx.keep_connection();
+                (t, d)
+            }
             AuthOutcome::Challenge { realm, stale } => {
                 return self.auth.challenge(req, &to_tag, &realm, stale, false)
             }

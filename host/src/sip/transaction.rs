@@ -127,6 +127,13 @@ impl ServerTx {
             .map(|s| s.final_status.is_some())
             .unwrap_or(true)
     }
+    /// The request was authenticated: keep its connection (TCP) open for
+    /// the long idle timeout (see [`super::transport::TcpLimits`]).
+    pub fn keep_connection(&self) {
+        if let Some(ep) = self.0.endpoint.upgrade() {
+            ep.transports.keep(self.0.peer);
+        }
+    }
     /// Resolves when the peer CANCELled this INVITE.
     pub async fn cancelled(&self) {
         let mut rx = self.0.cancelled.subscribe();

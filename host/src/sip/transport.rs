@@ -3,15 +3,25 @@
 //! answered `503 Service Unavailable` with `Retry-After` right here instead
 //! of piling up. Malformed requests are answered 400/505 here too, malformed
 //! responses dropped (see [`super::parse`]).
+//!
+//! TCP connections are bounded ([`TcpLimits`]): in number (in total and
+//! per source IP), in what waits to be written (a small queue; a peer that
+//! does not read is dropped after the write timeout, and a full queue drops
+//! the connection instead of making anyone wait), and in idle time (short
+//! until the connection carries an authenticated request, see
+//! [`Transports::keep`]). Messages are framed by [`super::framer`].
 
+use super::framer::{Framed, StreamFramer};
 use super::message::{Message, Response};
 use super::parse::{self, ParseError};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// A transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,11 +80,68 @@ pub struct Incoming {
 /// Size of the ingress queue between the receive loops and the switch.
 pub const INGRESS_QUEUE: usize = 8192;
 
+/// Bounds on TCP connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Connections at once, inbound and outbound.
+    pub max_connections: usize,
+    /// Inbound connections at once from one IP address.
+    pub max_per_ip: usize,
+    /// A connection that has carried no authenticated request is closed
+    /// after this long without receiving anything.
+    pub idle_timeout: Duration,
+    /// The idle timeout once it has (a registration, a call).
+    pub kept_idle_timeout: Duration,
+    /// A write that does not complete in this time drops the connection
+    /// (the peer does not read).
+    pub write_timeout: Duration,
+    /// Messages waiting to be written per connection; when full, the
+    /// connection is dropped.
+    pub queue: usize,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 1024,
+            max_per_ip: 32,
+            idle_timeout: Duration::from_secs(30),
+            kept_idle_timeout: Duration::from_secs(3900),
+            write_timeout: Duration::from_secs(10),
+            queue: 64,
+        }
+    }
+}
+
+/// One open TCP connection.
+#[derive(Clone)]
+struct TcpConn {
+    tx: mpsc::Sender<Vec<u8>>,
+    /// Carries an authenticated request: the long idle timeout applies.
+    kept: Arc<AtomicBool>,
+    /// Set to close the connection from anywhere.
+    close: Arc<watch::Sender<bool>>,
+}
+
+impl TcpConn {
+    fn shut(&self) {
+        let _ = self.close.send(true);
+    }
+}
+
+#[derive(Default)]
+struct TcpTable {
+    conns: HashMap<SocketAddr, TcpConn>,
+    /// Inbound connections per source IP.
+    per_ip: HashMap<IpAddr, usize>,
+}
+
 /// The bound sockets.
 pub struct Transports {
     udp: Vec<Arc<UdpSocket>>,
     tcp_local: Vec<SocketAddr>,
-    tcp_conns: Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    tcp: Mutex<TcpTable>,
+    tcp_limits: TcpLimits,
     advertise: IpAddr,
     queue: mpsc::Sender<Incoming>,
 }
@@ -99,6 +166,17 @@ impl Transports {
         advertise: IpAddr,
         queue: mpsc::Sender<Incoming>,
     ) -> std::io::Result<Arc<Self>> {
+        Self::bind_with(udp, tcp, advertise, queue, TcpLimits::default()).await
+    }
+
+    /// [`Transports::bind`] with TCP limits.
+    pub async fn bind_with(
+        udp: &[SocketAddr],
+        tcp: &[SocketAddr],
+        advertise: IpAddr,
+        queue: mpsc::Sender<Incoming>,
+        tcp_limits: TcpLimits,
+    ) -> std::io::Result<Arc<Self>> {
         let mut udp_socks = Vec::new();
         for a in udp {
             udp_socks.push(Arc::new(udp_socket(*a)?));
@@ -113,7 +191,8 @@ impl Transports {
         let this = Arc::new(Self {
             udp: udp_socks,
             tcp_local,
-            tcp_conns: Mutex::new(HashMap::new()),
+            tcp: Mutex::new(TcpTable::default()),
+            tcp_limits,
             advertise,
             queue,
         });
@@ -145,8 +224,32 @@ impl Transports {
         self.udp.first().and_then(|s| s.local_addr().ok())
     }
 
+    /// Open TCP connections.
+    pub fn tcp_connections(&self) -> usize {
+        self.tcp.lock().map(|t| t.conns.len()).unwrap_or(0)
+    }
+
+    fn tcp_conn(&self, addr: &SocketAddr) -> Option<TcpConn> {
+        self.tcp
+            .lock()
+            .ok()
+            .and_then(|t| t.conns.get(addr).cloned())
+    }
+
+    /// The connection to `peer` carries an authenticated request (a
+    /// registration, a call): keep it open through the long idle timeout.
+    /// Nothing for UDP.
+    pub fn keep(&self, peer: Peer) {
+        if peer.transport == Transport::Tcp {
+            if let Some(c) = self.tcp_conn(&peer.addr) {
+                c.kept.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Sends bytes to a peer. TCP reuses an open connection to that address
-    /// or opens one.
+    /// or opens one; a connection whose queue is full is dropped (its peer
+    /// does not read) and the send fails.
     pub async fn send(self: &Arc<Self>, peer: Peer, bytes: Vec<u8>) -> std::io::Result<()> {
         match peer.transport {
             Transport::Udp => {
@@ -156,26 +259,38 @@ impl Transports {
                 sock.send_to(&bytes, peer.addr).await.map(|_| ())
             }
             Transport::Tcp => {
-                let existing = self
-                    .tcp_conns
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.get(&peer.addr).cloned());
-                let tx = match existing {
-                    Some(tx) if !tx.is_closed() => tx,
+                let conn = match self.tcp_conn(&peer.addr) {
+                    Some(c) if !c.tx.is_closed() => c,
                     _ => {
+                        if self.tcp_connections() >= self.tcp_limits.max_connections {
+                            return Err(std::io::Error::other("too many TCP connections"));
+                        }
                         let stream = tokio::time::timeout(
-                            std::time::Duration::from_secs(5),
+                            Duration::from_secs(5),
                             TcpStream::connect(peer.addr),
                         )
                         .await
                         .map_err(|_| std::io::Error::other("TCP connect timed out"))??;
-                        self.clone().adopt_tcp(stream, peer.addr)
+                        self.clone().adopt_tcp(stream, peer.addr, false)
                     }
                 };
-                tx.send(bytes)
-                    .await
-                    .map_err(|_| std::io::Error::other("TCP connection closed"))
+                self.queue_tcp(&conn, bytes)
+            }
+        }
+    }
+
+    fn queue_tcp(&self, conn: &TcpConn, bytes: Vec<u8>) -> std::io::Result<()> {
+        match conn.tx.try_send(bytes) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!("TCP peer does not read: connection dropped");
+                conn.shut();
+                Err(std::io::Error::other(
+                    "TCP connection dropped (peer does not read)",
+                ))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Err(std::io::Error::other("TCP connection closed"))
             }
         }
     }
@@ -202,25 +317,79 @@ impl Transports {
                 .map(|s| s.try_send_to(bytes, peer.addr).is_ok())
                 .unwrap_or(false),
             Transport::Tcp => self
-                .tcp_conns
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&peer.addr).cloned())
-                .map(|tx| tx.try_send(bytes.to_vec()).is_ok())
+                .tcp_conn(&peer.addr)
+                .map(|c| self.queue_tcp(&c, bytes.to_vec()).is_ok())
                 .unwrap_or(false),
         }
     }
 
-    fn adopt_tcp(self: Arc<Self>, stream: TcpStream, addr: SocketAddr) -> mpsc::Sender<Vec<u8>> {
+    /// Registers a connection and starts its reader and writer.
+    fn adopt_tcp(self: Arc<Self>, stream: TcpStream, addr: SocketAddr, inbound: bool) -> TcpConn {
         let _ = stream.set_nodelay(true);
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(256);
-        if let Ok(mut m) = self.tcp_conns.lock() {
-            m.insert(addr, tx.clone());
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(self.tcp_limits.queue.max(1));
+        let (close, closed) = watch::channel(false);
+        let conn = TcpConn {
+            tx,
+            kept: Arc::new(AtomicBool::new(false)),
+            close: Arc::new(close),
+        };
+        if let Ok(mut t) = self.tcp.lock() {
+            if let Some(old) = t.conns.insert(addr, conn.clone()) {
+                old.shut();
+            }
         }
         let (r, w) = stream.into_split();
-        tokio::spawn(tcp_writer(w, rx));
-        tokio::spawn(tcp_reader(self, r, addr, tx.clone()));
-        tx
+        tokio::spawn(tcp_writer(
+            w,
+            rx,
+            closed.clone(),
+            self.tcp_limits.write_timeout,
+        ));
+        let me = self.clone();
+        let c = conn.clone();
+        tokio::spawn(async move {
+            tcp_reader(&me, r, addr, &c, closed).await;
+            me.forget_tcp(addr, &c, inbound);
+        });
+        conn
+    }
+
+    fn forget_tcp(&self, addr: SocketAddr, conn: &TcpConn, inbound: bool) {
+        conn.shut();
+        if let Ok(mut t) = self.tcp.lock() {
+            if t.conns
+                .get(&addr)
+                .is_some_and(|c| c.tx.same_channel(&conn.tx))
+            {
+                t.conns.remove(&addr);
+            }
+            if inbound {
+                let ip = addr.ip();
+                if let Some(n) = t.per_ip.get_mut(&ip) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        t.per_ip.remove(&ip);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a new inbound connection from `addr` may be accepted; counts
+    /// it when it may.
+    fn admit_tcp(&self, addr: SocketAddr) -> bool {
+        let Ok(mut t) = self.tcp.lock() else {
+            return false;
+        };
+        if t.conns.len() >= self.tcp_limits.max_connections {
+            return false;
+        }
+        let n = t.per_ip.entry(addr.ip()).or_insert(0);
+        if *n >= self.tcp_limits.max_per_ip {
+            return false;
+        }
+        *n += 1;
+        true
     }
 
     /// Hands a parsed message to the switch, or sheds load.
@@ -279,80 +448,109 @@ async fn tcp_accept_loop(t: Arc<Transports>, l: TcpListener) {
     loop {
         match l.accept().await {
             Ok((stream, addr)) => {
-                t.clone().adopt_tcp(stream, addr);
+                if t.admit_tcp(addr) {
+                    t.clone().adopt_tcp(stream, addr, true);
+                } else {
+                    metrics::counter!("centrale_tcp_refused_total").increment(1);
+                    tracing::warn!(%addr, "TCP connection refused: connection limit");
+                    drop(stream);
+                }
             }
             Err(e) => {
                 tracing::warn!("tcp accept: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
 }
 
-async fn tcp_writer(mut w: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(b) = rx.recv().await {
-        if w.write_all(&b).await.is_err() {
-            break;
+async fn tcp_writer(
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut closed: watch::Receiver<bool>,
+    write_timeout: Duration,
+) {
+    loop {
+        let b = tokio::select! {
+            b = rx.recv() => b,
+            _ = closed.wait_for(|c| *c) => None,
+        };
+        let Some(b) = b else { break };
+        match tokio::time::timeout(write_timeout, w.write_all(&b)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::warn!("TCP write timed out: connection dropped");
+                break;
+            }
         }
     }
+    let _ = w.shutdown().await;
 }
 
 async fn tcp_reader(
-    t: Arc<Transports>,
+    t: &Transports,
     mut r: tokio::net::tcp::OwnedReadHalf,
     addr: SocketAddr,
-    tx: mpsc::Sender<Vec<u8>>,
+    conn: &TcpConn,
+    mut closed: watch::Receiver<bool>,
 ) {
     let peer = Peer {
         transport: Transport::Tcp,
         addr,
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
+    let mut framer = StreamFramer::new();
     let mut chunk = vec![0u8; 16384];
-    'conn: loop {
-        let n = match tokio::time::timeout(std::time::Duration::from_secs(3600), r.read(&mut chunk))
-            .await
-        {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => n,
+    let limits = t.tcp_limits;
+    let mut last = tokio::time::Instant::now();
+    loop {
+        // The limit may grow while we wait (the request just read gets
+        // authenticated): re-check when the timer fires.
+        let idle = if conn.kept.load(Ordering::Relaxed) {
+            limits.kept_idle_timeout
+        } else {
+            limits.idle_timeout
         };
-        buf.extend_from_slice(&chunk[..n]);
-        loop {
-            match parse::frame_stream(&buf) {
-                Ok(None) => {
-                    // Only CRLF keep-alives so far: answer a double CRLF ping (RFC 5626).
-                    if !buf.is_empty() && buf.iter().all(|b| *b == b'\r' || *b == b'\n') {
-                        if buf.len() >= 4 {
-                            let _ = tx.send(b"\r\n".to_vec()).await;
-                        }
-                        buf.clear();
+        let n = tokio::select! {
+            r = tokio::time::timeout_at(last + idle, r.read(&mut chunk)) => match r {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Err(_) => {
+                    let kept_now = conn.kept.load(Ordering::Relaxed);
+                    if kept_now && last.elapsed() < limits.kept_idle_timeout {
+                        continue;
                     }
-                    break;
+                    tracing::debug!(%addr, "idle TCP connection closed");
+                    return;
                 }
-                Ok(Some((skip, len))) => {
-                    let frame: Vec<u8> = buf[skip..skip + len].to_vec();
-                    buf.drain(..skip + len);
-                    let reply = match parse::parse_stream_message(&frame) {
-                        Ok(msg) => t.deliver(msg, peer),
-                        Err(e) => parse_failure(&frame, &e, addr),
-                    };
-                    if let Some(b) = reply {
-                        let _ = tx.send(b).await;
+                Ok(Ok(n)) => n,
+            },
+            _ = closed.wait_for(|c| *c) => return,
+        };
+        last = tokio::time::Instant::now();
+        framer.push(&chunk[..n]);
+        loop {
+            match framer.next() {
+                Ok(None) => break,
+                Ok(Some(Framed::Ping)) => {
+                    if t.queue_tcp(conn, b"\r\n".to_vec()).is_err() {
+                        return;
+                    }
+                }
+                Ok(Some(Framed::Message(msg))) => {
+                    if let Some(b) = t.deliver(msg, peer) {
+                        if t.queue_tcp(conn, b).is_err() {
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
                     // Cannot frame: answer if possible, then drop the connection.
-                    if let Some(b) = parse_failure(&buf, &e, addr) {
-                        let _ = tx.send(b).await;
+                    if let Some(b) = parse_failure(framer.pending(), &e, addr) {
+                        let _ = t.queue_tcp(conn, b);
                     }
-                    break 'conn;
+                    return;
                 }
             }
-        }
-    }
-    if let Ok(mut m) = t.tcp_conns.lock() {
-        if m.get(&addr).map(|s| s.same_channel(&tx)).unwrap_or(false) {
-            m.remove(&addr);
         }
     }
 }

@@ -95,6 +95,7 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
             Transport::Tcp => tx.peer().addr.ip() == trunk.peer.addr.ip(),
         };
         if from_trunk {
+            tx.keep_connection();
             return match lookup_did(sw, &dialled).await {
                 Some((tenant, _)) => Some(Origin {
                     tenant,
@@ -125,6 +126,7 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
         .await
     {
         AuthOutcome::Authenticated(tenant, device) => {
+            tx.keep_connection();
             let user = sw
                 .store
                 .user(tenant.id, device.user_id)

@@ -308,7 +308,10 @@ async fn subscribe(sw: Arc<Switch>, tx: ServerTx, tag: String) {
         "Authorization"
     };
     let (tenant, device) = match sw.auth.check(req, tx.peer(), header, &realm).await {
-        AuthOutcome::Authenticated(t, d) => (t, d),
+        AuthOutcome::Authenticated(t, d) => {
+            tx.keep_connection();
+            (t, d)
+        }
         AuthOutcome::Challenge { realm, stale } => {
             tx.respond(sw.auth.challenge(req, &tag, &realm, stale, false));
             return;
