@@ -38,7 +38,11 @@ fn message(name: &str) -> Vec<u8> {
 /// What the RFC asks for.
 #[derive(Debug, Clone, Copy)]
 enum Expect {
-    /// Any final response (a well-formed request must be answered).
+    /// A well-formed request: answered, and not refused as malformed (no
+    /// 400 Bad Request, no 505 Version Not Supported).
+    Valid,
+    /// Any final response (the RFC allows a 400 as well as liberal
+    /// processing).
     AnyFinal,
     /// Exactly this status.
     Status(u16),
@@ -53,19 +57,19 @@ enum Expect {
 
 /// File, RFC 4475 section, expectation.
 const CASES: &[(&str, &str, Expect)] = &[
-    // 3.1.1: valid messages; requests must be answered (wsinv carries a To
-    // tag of no dialog here, so 481 is its right answer).
-    ("wsinv.dat", "3.1.1.1", Expect::AnyFinal),
-    ("intmeth.dat", "3.1.1.2", Expect::AnyFinal),
-    ("esc01.dat", "3.1.1.3", Expect::AnyFinal),
-    ("escnull.dat", "3.1.1.4", Expect::AnyFinal),
-    ("esc02.dat", "3.1.1.5", Expect::AnyFinal),
-    ("lwsdisp.dat", "3.1.1.6", Expect::AnyFinal),
-    ("longreq.dat", "3.1.1.7", Expect::AnyFinal),
+    // 3.1.1: valid messages; requests must be answered, never with 400/505
+    // (wsinv carries a To tag of no dialog here, so 481 is its right answer).
+    ("wsinv.dat", "3.1.1.1", Expect::Valid),
+    ("intmeth.dat", "3.1.1.2", Expect::Valid),
+    ("esc01.dat", "3.1.1.3", Expect::Valid),
+    ("escnull.dat", "3.1.1.4", Expect::Valid),
+    ("esc02.dat", "3.1.1.5", Expect::Valid),
+    ("lwsdisp.dat", "3.1.1.6", Expect::Valid),
+    ("longreq.dat", "3.1.1.7", Expect::Valid),
     // dblreq (3.1.1.8) is checked on its own below.
-    ("semiuri.dat", "3.1.1.9", Expect::AnyFinal),
-    ("transports.dat", "3.1.1.10", Expect::AnyFinal),
-    ("mpart01.dat", "3.1.1.11", Expect::AnyFinal),
+    ("semiuri.dat", "3.1.1.9", Expect::Valid),
+    ("transports.dat", "3.1.1.10", Expect::Valid),
+    ("mpart01.dat", "3.1.1.11", Expect::Valid),
     // 3.1.1.12/13 are responses matching no transaction: absorbed.
     ("unreason.dat", "3.1.1.12", Expect::Nothing),
     ("noreason.dat", "3.1.1.13", Expect::Nothing),
@@ -91,7 +95,7 @@ const CASES: &[(&str, &str, Expect)] = &[
     ("mismatch02.dat", "3.1.2.18", Expect::Status(400)),
     ("bigcode.dat", "3.1.2.19", Expect::Nothing),
     // 3.2.1: no magic cookie in the branch; still an OPTIONS to answer.
-    ("badbranch.dat", "3.2.1", Expect::AnyFinal),
+    ("badbranch.dat", "3.2.1", Expect::Valid),
     // 3.3: semantics.
     ("insuf.dat", "3.3.1", Expect::Status(400)),
     ("unkscm.dat", "3.3.2", Expect::Status(416)),
@@ -107,9 +111,9 @@ const CASES: &[(&str, &str, Expect)] = &[
     ("bcast.dat", "3.3.10", Expect::Nothing),
     // The host is the UAS of an OPTIONS: it answers; 483 only when forwarding.
     ("zeromf.dat", "3.3.11", Expect::Not(483)),
-    ("cparam01.dat", "3.3.12", Expect::AnyFinal),
-    ("cparam02.dat", "3.3.13", Expect::AnyFinal),
-    ("regescrt.dat", "3.3.14", Expect::AnyFinal),
+    ("cparam01.dat", "3.3.12", Expect::Valid),
+    ("cparam02.dat", "3.3.13", Expect::Valid),
+    ("regescrt.dat", "3.3.14", Expect::Valid),
     ("sdp01.dat", "3.3.15", Expect::Status(406)),
     // 3.4.1: RFC 2543 syntax, to be accepted for backwards compatibility
     // (or refused with 400); either way answered.
@@ -161,6 +165,10 @@ fn judge(file: &str, expect: Expect, got: &[SipMessage]) -> Option<String> {
             "expected {expect:?}, got no final response ({codes:?})"
         )),
         Expect::AnyFinal => None,
+        Expect::Valid if matches!(status, Some(400) | Some(505)) => Some(format!(
+            "a valid message was refused as malformed: {codes:?}"
+        )),
+        Expect::Valid => None,
         Expect::Status(s) if status == Some(s) => None,
         Expect::OneOf(l) if status.is_some_and(|s| l.contains(&s)) => None,
         Expect::Not(n) if status != Some(n) => None,

@@ -7,7 +7,7 @@
 use super::message::Message;
 use super::parse::{self, Head, ParseError, MAX_HEADER_BYTES};
 
-/// What [`StreamFramer::next`] found.
+/// What [`StreamFramer::next_frame`] found.
 pub enum Framed {
     /// A complete message.
     Message(Message),
@@ -59,7 +59,7 @@ impl StreamFramer {
     /// The next message or ping, `Ok(None)` when more bytes are needed. An
     /// error means the stream cannot be framed any more (answer what can
     /// be answered, then close it).
-    pub fn next(&mut self) -> Result<Option<Framed>, ParseError> {
+    pub fn next_frame(&mut self) -> Result<Option<Framed>, ParseError> {
         if self.head.is_none() {
             if self.scanned == 0 {
                 self.skip = parse::skip_leading_crlf(&self.buf);
@@ -115,7 +115,7 @@ mod tests {
 
     fn drain(f: &mut StreamFramer) -> Vec<Message> {
         let mut out = Vec::new();
-        while let Ok(Some(x)) = f.next() {
+        while let Ok(Some(x)) = f.next_frame() {
             if let Framed::Message(m) = x {
                 out.push(m);
             }
@@ -173,16 +173,16 @@ mod tests {
     fn pings_and_oversized_headers() {
         let mut f = StreamFramer::new();
         f.push(b"\r\n\r\n");
-        assert!(matches!(f.next(), Ok(Some(Framed::Ping))));
+        assert!(matches!(f.next_frame(), Ok(Some(Framed::Ping))));
         assert_eq!(f.buffered(), 0);
         f.push(b"\r\n");
-        assert!(matches!(f.next(), Ok(None)));
+        assert!(matches!(f.next_frame(), Ok(None)));
         let mut f = StreamFramer::new();
         f.push(b"OPTIONS sip:a@b SIP/2.0\r\n");
         for _ in 0..(MAX_HEADER_BYTES / 10 + 1) {
             f.push(b"X-a: bbbb\r\n");
         }
-        let e = f.next().err().map(|e| e.reason);
+        let e = f.next_frame().err().map(|e| e.reason);
         assert_eq!(e.as_deref(), Some("header section too large"));
     }
 }

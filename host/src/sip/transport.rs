@@ -342,7 +342,7 @@ impl Transports {
         tokio::spawn(tcp_writer(
             w,
             rx,
-            closed.clone(),
+            conn.close.clone(),
             self.tcp_limits.write_timeout,
         ));
         let me = self.clone();
@@ -354,8 +354,10 @@ impl Transports {
         conn
     }
 
+    /// The reader ended (EOF, framing error, idle, shut): what is queued
+    /// is still written (within the write timeout) once the last sender
+    /// is gone.
     fn forget_tcp(&self, addr: SocketAddr, conn: &TcpConn, inbound: bool) {
-        conn.shut();
         if let Ok(mut t) = self.tcp.lock() {
             if t.conns
                 .get(&addr)
@@ -464,12 +466,16 @@ async fn tcp_accept_loop(t: Arc<Transports>, l: TcpListener) {
     }
 }
 
+/// Writes what is queued until every sender is gone (then what remains is
+/// written first) or the connection is shut (at once); a write that takes
+/// longer than `write_timeout` shuts it. On exit the reader is stopped too.
 async fn tcp_writer(
     mut w: tokio::net::tcp::OwnedWriteHalf,
     mut rx: mpsc::Receiver<Vec<u8>>,
-    mut closed: watch::Receiver<bool>,
+    close: Arc<watch::Sender<bool>>,
     write_timeout: Duration,
 ) {
+    let mut closed = close.subscribe();
     loop {
         let b = tokio::select! {
             b = rx.recv() => b,
@@ -485,7 +491,8 @@ async fn tcp_writer(
             }
         }
     }
-    let _ = w.shutdown().await;
+    let _ = close.send(true);
+    let _ = tokio::time::timeout(write_timeout, w.shutdown()).await;
 }
 
 async fn tcp_reader(
@@ -529,7 +536,7 @@ async fn tcp_reader(
         last = tokio::time::Instant::now();
         framer.push(&chunk[..n]);
         loop {
-            match framer.next() {
+            match framer.next_frame() {
                 Ok(None) => break,
                 Ok(Some(Framed::Ping)) => {
                     if t.queue_tcp(conn, b"\r\n".to_vec()).is_err() {
