@@ -258,6 +258,20 @@ pub struct AuthConfig {
     /// The longest block, seconds.
     #[serde(default = "default_auth_max_block")]
     pub max_block_secs: u64,
+    /// Challenges (401/407) per second to one source; requests without
+    /// credentials beyond it are dropped unanswered (no reflection).
+    #[serde(default = "default_challenge_rate")]
+    pub challenges_per_second: f64,
+    /// Challenges one source may get in a burst.
+    #[serde(default = "default_challenge_burst")]
+    pub challenge_burst: f64,
+}
+
+fn default_challenge_rate() -> f64 {
+    20.0
+}
+fn default_challenge_burst() -> f64 {
+    40.0
 }
 
 fn default_auth_user_source() -> u32 {
@@ -288,6 +302,8 @@ impl Default for AuthConfig {
             window_secs: default_auth_window(),
             block_secs: default_auth_block(),
             max_block_secs: default_auth_max_block(),
+            challenges_per_second: default_challenge_rate(),
+            challenge_burst: default_challenge_burst(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod cli_tokens;
 pub mod config;
 pub mod mail;
 pub mod media;
+pub mod ratelimit;
 pub mod runtime;
 pub mod server;
 pub mod sip;

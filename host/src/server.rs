@@ -58,6 +58,8 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         store.clone(),
         algorithms,
         cfg.sip.auth.limits(),
+        cfg.sip.auth.challenges_per_second,
+        cfg.sip.auth.challenge_burst,
     ));
     let registrar = Arc::new(Registrar::new(
         store.clone(),

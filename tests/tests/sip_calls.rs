@@ -485,7 +485,10 @@ fn challenge_to_an_invite_is_not_repeated_once_acked() {
                 .map(|i| {
                     let pbx = &pbx;
                     scope.spawn(move || {
-                        let udp = SipUdp::new(pbx.sip_addr());
+                        // One phone per address, as in an office: each
+                        // source has its own challenge rate.
+                        let ip = [127, 1, round as u8, i as u8 + 1];
+                        let udp = SipUdp::bind_at(ip, pbx.sip_addr());
                         let invite = invite_request(
                             &udp,
                             &InviteSpec {

@@ -29,6 +29,9 @@ pub struct Authenticator {
     nonces: NonceIssuer,
     throttle: AuthThrottle,
     algorithms: Vec<Algorithm>,
+    /// Challenges per source address: an unauthenticated request costs the
+    /// host one datagram, and only so many per second.
+    challenges: crate::ratelimit::RateLimiter<std::net::IpAddr>,
 }
 
 /// Lifetime of a nonce (after which a correct response gets `stale=true`).
@@ -40,8 +43,15 @@ const MAX_NAME: usize = 256;
 impl Authenticator {
     /// A new authenticator over `store`, offering `algorithms` in that order
     /// (an empty list means MD5 then SHA-256), throttling failures by
-    /// `limits`.
-    pub fn new(store: Store, algorithms: Vec<Algorithm>, limits: AuthLimits) -> Self {
+    /// `limits`, challenging each source at most `challenge_rate` times a
+    /// second (bursts of `challenge_burst`).
+    pub fn new(
+        store: Store,
+        algorithms: Vec<Algorithm>,
+        limits: AuthLimits,
+        challenge_rate: f64,
+        challenge_burst: f64,
+    ) -> Self {
         let algorithms = if algorithms.is_empty() {
             vec![Algorithm::Md5, Algorithm::Sha256]
         } else {
@@ -52,7 +62,32 @@ impl Authenticator {
             nonces: NonceIssuer::new(NONCE_TTL),
             throttle: AuthThrottle::new(limits),
             algorithms,
+            challenges: crate::ratelimit::RateLimiter::new(
+                challenge_rate,
+                challenge_burst,
+                digest::DEFAULT_MAX_TRACKED_ADDRS,
+            ),
         }
+    }
+
+    /// The challenge to answer `req` from `peer` with (send it with
+    /// [`crate::sip::ServerTx::respond_stateless`]), or `None` when that
+    /// source is over its challenge rate: then drop the request.
+    pub fn challenge_for(
+        &self,
+        req: &Request,
+        peer: Peer,
+        to_tag: &str,
+        realm: &str,
+        stale: bool,
+        proxy: bool,
+    ) -> Option<Response> {
+        if !self.challenges.allow(&digest::source_key(peer.addr.ip())) {
+            metrics::counter!("centrale_challenges_dropped_total").increment(1);
+            tracing::debug!(peer = %peer.addr, "challenge rate exceeded: request dropped");
+            return None;
+        }
+        Some(self.challenge(req, to_tag, realm, stale, proxy))
     }
 
     /// Checks `req`'s `header` (`Authorization` or `Proxy-Authorization`).

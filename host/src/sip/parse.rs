@@ -11,6 +11,9 @@ use bytes::Bytes;
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Largest accepted body, bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Most Via entries of a request the host answers (a response echoes them
+/// all: more would make the host a reflector).
+pub const MAX_VIAS: usize = 10;
 
 /// Why a message was refused, and what to answer if it was a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,8 +435,15 @@ pub fn error_response_for(data: &[u8], err: &ParseError) -> Option<Vec<u8>> {
             continue;
         };
         let name = canonical_name(name.trim());
-        if ["Via", "From", "To", "Call-ID", "CSeq"].contains(&name.as_str())
-            && out.count(&name) < if name == "Via" { 32 } else { 1 }
+        if name == "Via" {
+            for v in split_unquoted(value, ',') {
+                if out.count("Via") >= MAX_VIAS {
+                    // Not answered: the answer would reflect them all.
+                    return None;
+                }
+                out.push("Via", v.trim());
+            }
+        } else if ["From", "To", "Call-ID", "CSeq"].contains(&name.as_str()) && out.count(&name) < 1
         {
             out.push(&name, value.trim());
         }

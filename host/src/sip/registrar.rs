@@ -49,11 +49,16 @@ impl Registrar {
 
     /// Answers one REGISTER transaction.
     pub async fn handle(&self, tx: ServerTx) {
-        let resp = self.process(&tx).await;
-        tx.respond(resp);
+        match self.process(&tx).await {
+            Ok(resp) => tx.respond(resp),
+            Err(Some(challenge)) => tx.respond_stateless(challenge),
+            Err(None) => tx.drop_silently(),
+        }
     }
 
-    async fn process(&self, tx: &ServerTx) -> Response {
+    /// The answer; `Err` with the challenge to send statelessly, or
+    /// `Err(None)` to drop the request.
+    async fn process(&self, tx: &ServerTx) -> Result<Response, Option<Response>> {
         let req = tx.request();
         let to_tag = random_token(10);
         let domain = SipUri::parse(&req.uri)
@@ -69,18 +74,20 @@ impl Registrar {
                 (t, d)
             }
             AuthOutcome::Challenge { realm, stale } => {
-                return self.auth.challenge(req, &to_tag, &realm, stale, false)
+                return Err(self
+                    .auth
+                    .challenge_for(req, tx.peer(), &to_tag, &realm, stale, false))
             }
             AuthOutcome::Forbidden(why) => {
                 let mut r = Response::to(req, 403, Some(&to_tag));
                 r.reason = why.to_string();
-                return r;
+                return Ok(r);
             }
         };
         // The address of record must be the device's own or its user's extension.
         let user = match self.store.user(tenant.id, device.user_id).await {
             Ok(Some(u)) => u,
-            _ => return Response::to(req, 500, Some(&to_tag)),
+            _ => return Ok(Response::to(req, 500, Some(&to_tag))),
         };
         let aor_user = req
             .headers
@@ -95,7 +102,7 @@ impl Registrar {
         {
             let mut r = Response::to(req, 403, Some(&to_tag));
             r.reason = "Address of record does not belong to this device".into();
-            return r;
+            return Ok(r);
         }
 
         let now = crate::now_ms();
@@ -103,22 +110,22 @@ impl Registrar {
         let contacts: Vec<&str> = req.headers.get_all("Contact").collect();
         if contacts.len() == 1 && contacts[0] == "*" {
             if header_expires != Some(0) {
-                return Response::to(req, 400, Some(&to_tag));
+                return Ok(Response::to(req, 400, Some(&to_tag)));
             }
             if let Err(e) = self.store.delete_registrations_of_device(device.id).await {
                 tracing::error!("unregister: {e}");
-                return Response::to(req, 500, Some(&to_tag));
+                return Ok(Response::to(req, 500, Some(&to_tag)));
             }
-            return self.ok_with_bindings(req, &to_tag, device.id, now).await;
+            return Ok(self.ok_with_bindings(req, &to_tag, device.id, now).await);
         }
         if contacts.contains(&"*") {
-            return Response::to(req, 400, Some(&to_tag));
+            return Ok(Response::to(req, 400, Some(&to_tag)));
         }
         // Check every contact before changing anything.
         let mut changes = Vec::new();
         for c in &contacts {
             let Ok(na) = NameAddr::parse(c) else {
-                return Response::to(req, 400, Some(&to_tag));
+                return Ok(Response::to(req, 400, Some(&to_tag)));
             };
             let expires = na
                 .param("expires")
@@ -130,13 +137,13 @@ impl Registrar {
                 let mut r = Response::to(req, 423, Some(&to_tag));
                 r.headers
                     .push("Min-Expires", self.cfg.min_expires.to_string());
-                return r;
+                return Ok(r);
             }
             changes.push((na.uri.clone(), expires.min(self.cfg.max_expires)));
         }
         let existing = match self.store.registrations_of_device(device.id, now).await {
             Ok(r) => r,
-            Err(_) => return Response::to(req, 500, Some(&to_tag)),
+            Err(_) => return Ok(Response::to(req, 500, Some(&to_tag))),
         };
         let new_count = changes
             .iter()
@@ -145,7 +152,7 @@ impl Registrar {
         if existing.len() + new_count > self.cfg.max_contacts_per_device {
             let mut r = Response::to(req, 403, Some(&to_tag));
             r.reason = "Too many contacts for this device".into();
-            return r;
+            return Ok(r);
         }
         let (cseq, _) = req.cseq();
         for (uri, expires) in changes {
@@ -167,11 +174,11 @@ impl Registrar {
             };
             if let Err(e) = result {
                 tracing::error!("registration write: {e}");
-                return Response::to(req, 500, Some(&to_tag));
+                return Ok(Response::to(req, 500, Some(&to_tag)));
             }
         }
         tracing::info!(tenant = %tenant.domain, device = %device.username, peer = %tx.peer().addr, "registered");
-        self.ok_with_bindings(req, &to_tag, device.id, now).await
+        Ok(self.ok_with_bindings(req, &to_tag, device.id, now).await)
     }
 
     async fn ok_with_bindings(

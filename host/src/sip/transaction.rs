@@ -23,6 +23,8 @@ pub const T2: Duration = Duration::from_secs(4);
 pub const T4: Duration = Duration::from_secs(5);
 /// 64*T1: transaction timeouts (Timers B, F, H, L, M).
 pub const TIMEOUT_64T1: Duration = Duration::from_secs(32);
+/// An INVITE not answered this fast gets 100 Trying (RFC 3261 §17.2.1).
+pub const TRYING_AFTER: Duration = Duration::from_millis(200);
 
 /// What the transaction layer hands to the switch.
 pub enum TuEvent {
@@ -248,6 +250,46 @@ impl ServerTx {
             ep.remove_server(&this.0.key);
         });
     }
+    /// Sends `resp` (a final response) once, with no retransmission, and
+    /// forgets the transaction at once: what a challenge to a request
+    /// without credentials gets, so that an unauthenticated (possibly
+    /// spoofed) request costs one datagram and no state. A retransmitted
+    /// request is answered afresh, one for one.
+    pub fn respond_stateless(&self, resp: Response) {
+        let Some(ep) = self.0.endpoint.upgrade() else {
+            return;
+        };
+        {
+            let Ok(mut st) = self.0.state.lock() else {
+                return;
+            };
+            if st.final_status.is_some() {
+                return;
+            }
+            st.final_status = Some(resp.status);
+        }
+        let bytes = resp.to_bytes();
+        let peer = self.0.peer;
+        if !ep.transports.try_send(peer, &bytes) {
+            let t = ep.transports.clone();
+            tokio::spawn(async move {
+                let _ = t.send(peer, bytes).await;
+            });
+        }
+        ep.remove_server(&self.0.key);
+    }
+
+    /// Forgets the transaction without answering (the request is dropped,
+    /// e.g. over the challenge rate of its source).
+    pub fn drop_silently(&self) {
+        if let Ok(mut st) = self.0.state.lock() {
+            st.final_status.get_or_insert(0);
+        }
+        if let Some(ep) = self.0.endpoint.upgrade() {
+            ep.remove_server(&self.0.key);
+        }
+    }
+
     /// Convenience: a bare response with this status.
     pub fn reply(&self, status: u16, to_tag: Option<&str>) {
         self.respond(Response::to(&self.0.request, status, to_tag));
@@ -460,7 +502,22 @@ impl Endpoint {
                     m.insert(key, tx.clone());
                 }
                 if method == "INVITE" {
-                    tx.reply(100, None);
+                    // RFC 3261 §17.2.1: 100 Trying when the TU has not
+                    // answered within 200 ms, so a request answered at once
+                    // (a challenge) gets one response, not two.
+                    let pending = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(TRYING_AFTER).await;
+                        let silent = pending
+                            .0
+                            .state
+                            .lock()
+                            .map(|s| s.last.is_none() && s.final_status.is_none())
+                            .unwrap_or(false);
+                        if silent {
+                            pending.reply(100, None);
+                        }
+                    });
                 }
                 handler.handle(TuEvent::Request(tx));
             }

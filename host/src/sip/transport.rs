@@ -394,8 +394,17 @@ impl Transports {
         true
     }
 
-    /// Hands a parsed message to the switch, or sheds load.
+    /// Hands a parsed message to the switch, or sheds load. A request with
+    /// more than [`parse::MAX_VIAS`] Via entries is dropped: answering it
+    /// would reflect them all.
     fn deliver(&self, msg: Message, peer: Peer) -> Option<Vec<u8>> {
+        if let Message::Request(r) = &msg {
+            if r.headers.count("Via") > parse::MAX_VIAS {
+                metrics::counter!("centrale_sip_dropped_total", "reason" => "vias").increment(1);
+                tracing::debug!(peer = %peer.addr, vias = r.headers.count("Via"), "request with too many Vias dropped");
+                return None;
+            }
+        }
         match self.queue.try_send(Incoming { msg, peer }) {
             Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(inc)) => match inc.msg {

@@ -55,6 +55,9 @@ pub async fn run(sw: Arc<Switch>, tx: ServerTx) {
     let Some(origin) = authenticate(&sw, &tx, &a_tag).await else {
         return;
     };
+    // Authenticated: ringing takes a while, say so at once (the
+    // transaction layer would after 200 ms).
+    tx.reply(100, None);
     // The operator's limits on the tenant's calls.
     let _admission = match sw.admit(origin.tenant.id).await {
         Ok(a) => a,
@@ -149,7 +152,13 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
             })
         }
         AuthOutcome::Challenge { realm, stale } => {
-            tx.respond(sw.auth.challenge(req, a_tag, &realm, stale, true));
+            match sw
+                .auth
+                .challenge_for(req, tx.peer(), a_tag, &realm, stale, true)
+            {
+                Some(r) => tx.respond_stateless(r),
+                None => tx.drop_silently(),
+            }
             None
         }
         AuthOutcome::Forbidden(why) => {

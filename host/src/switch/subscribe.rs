@@ -313,7 +313,13 @@ async fn subscribe(sw: Arc<Switch>, tx: ServerTx, tag: String) {
             (t, d)
         }
         AuthOutcome::Challenge { realm, stale } => {
-            tx.respond(sw.auth.challenge(req, &tag, &realm, stale, false));
+            match sw
+                .auth
+                .challenge_for(req, tx.peer(), &tag, &realm, stale, false)
+            {
+                Some(r) => tx.respond_stateless(r),
+                None => tx.drop_silently(),
+            }
             return;
         }
         AuthOutcome::Forbidden(why) => {
