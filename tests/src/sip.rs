@@ -163,6 +163,12 @@ impl SipUdp {
         Self::bind_at([127, 0, 0, 1], server)
     }
 
+    /// A socket on exactly `addr` (e.g. the trunk's address).
+    pub fn bind_addr(addr: SocketAddr, server: SocketAddr) -> Self {
+        let sock = UdpSocket::bind(addr).expect("bind a UDP socket");
+        SipUdp { sock, server }
+    }
+
     /// A new socket on a free port of another loopback address (another
     /// "host" as far as the server can tell).
     pub fn bind_at(ip: [u8; 4], server: SocketAddr) -> Self {

@@ -467,3 +467,88 @@ fn invalid_settings_are_refused_with_the_plugin_named() {
         out.stderr
     );
 }
+
+/// `invite` with a P-Asserted-Identity header.
+fn with_pai(invite: &str, pai: &str) -> String {
+    invite.replacen(
+        "\r\nContent-Type:",
+        &format!("\r\nP-Asserted-Identity: {pai}\r\nContent-Type:"),
+        1,
+    )
+}
+
+/// The review's spoof: a device sends the boss's number as
+/// P-Asserted-Identity to trigger a forwarding rule "calls from the boss".
+/// Only the trunk may assert identities: the device's header is ignored,
+/// while the same header from the trunk is believed.
+#[test]
+fn a_device_cannot_assert_someone_elses_identity() {
+    use centrale_tests::sip::{
+        ack_for_failure, authorization, invite_request, Challenge, InviteSpec, SipUdp,
+    };
+    let pbx = pbx(&[]);
+    // 203 (no phone registered) forwards calls from the boss to 299, which
+    // does not exist: a forwarded call ends in 404, one that is not in 480.
+    enable(
+        &pbx,
+        CF,
+        "203",
+        Some(r#"{"selective": [{"callers": ["+31611111111"], "destination": "299"}]}"#),
+    );
+    let boss = "<sip:+31611111111@carrier.test>";
+
+    let udp = SipUdp::new(pbx.sip_addr());
+    let spec = |auth| InviteSpec {
+        from_user: "201",
+        to_user: "203",
+        cseq: 1,
+        media_port: 40000,
+        proxy_authorization: auth,
+    };
+    let first = with_pai(&invite_request(&udp, &spec(None)), boss);
+    let challenge = udp.request(&first).expect("an answer to the INVITE");
+    assert_eq!(challenge.status, Some(407), "{}", challenge.raw);
+    udp.send(ack_for_failure(&first, &challenge).as_bytes());
+    let ch = Challenge::all_in(&challenge)
+        .into_iter()
+        .find(|c| c.algorithm == "MD5")
+        .expect("an MD5 challenge");
+    let creds = authorization(
+        &ch,
+        "201",
+        "demo201",
+        "INVITE",
+        &format!("sip:203@{DEMO_DOMAIN}"),
+        1,
+    );
+    let spoofed = with_pai(&invite_request(&udp, &spec(Some(&creds))), boss);
+    let resp = udp.request(&spoofed).expect("an answer");
+    udp.send(ack_for_failure(&spoofed, &resp).as_bytes());
+    assert_eq!(
+        resp.status,
+        Some(480),
+        "a device's P-Asserted-Identity was believed:\n{}",
+        resp.raw
+    );
+
+    // The trunk is trusted: the same assertion from it forwards.
+    let trunk = SipUdp::bind_addr(pbx.trunk().source(), pbx.sip_addr());
+    let from_trunk = with_pai(
+        &invite_request(
+            &trunk,
+            &InviteSpec {
+                from_user: "0612345678",
+                to_user: "+31205552030",
+                cseq: 1,
+                media_port: 40002,
+                proxy_authorization: None,
+            },
+        ),
+        boss,
+    );
+    let resp = trunk
+        .request(&from_trunk)
+        .expect("an answer from the trunk side");
+    trunk.send(ack_for_failure(&from_trunk, &resp).as_bytes());
+    assert_eq!(resp.status, Some(404), "{}", resp.raw);
+}

@@ -142,11 +142,9 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
             };
             Some(Origin {
                 caller_id: user.extension.clone(),
-                display: if user.display_name.is_empty() {
-                    from_user.0
-                } else {
-                    user.display_name.clone()
-                },
+                // The authenticated user's name, never the From display
+                // a device chose (it goes into other phones and mails).
+                display: user.display_name.clone(),
                 tenant,
                 user: Some(user),
             })

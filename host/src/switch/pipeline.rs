@@ -185,8 +185,12 @@ pub trait HookRunner: Send + Sync + 'static {
     ) -> BoxFuture<'a, ()>;
 }
 
-/// Whether the caller of `req` asked for anonymity (RFC 3323 / RFC 3325).
-pub fn caller_info(req: &Request, user: Option<&User>) -> CallerInfo {
+/// Who calls, as hooks see it: for a device the authenticated user (its
+/// number, and an asserted identity the host vouches for: whatever
+/// P-Asserted-Identity the device sent is ignored, RFC 3325 trusts it only
+/// from a trusted network element); from the trunk the From and its
+/// P-Asserted-Identity. Anonymity as asked (RFC 3323 / RFC 3325).
+pub fn caller_info(req: &Request, user: Option<&User>, domain: &str) -> CallerInfo {
     let from = req
         .headers
         .get("From")
@@ -213,19 +217,30 @@ pub fn caller_info(req: &Request, user: Option<&User>) -> CallerInfo {
             .and_then(|f| f.display.as_deref())
             .map(|d| d.eq_ignore_ascii_case("anonymous"))
             .unwrap_or(false);
-    let asserted = req
-        .headers
-        .get("P-Asserted-Identity")
-        .and_then(|v| crate::sip::uri::NameAddr::parse(v).ok())
-        .map(|n| n.uri);
+    let asserted = match user {
+        Some(u) => Some(format!(
+            "sip:{}@{domain}",
+            u.numbers.first().unwrap_or(&u.extension)
+        )),
+        None => req
+            .headers
+            .get("P-Asserted-Identity")
+            .and_then(|v| crate::sip::uri::NameAddr::parse(v).ok())
+            .map(|n| n.uri),
+    };
     let number = match user {
         Some(u) => u.extension.clone(),
         None if anonymous_from => String::new(),
         None => from_user,
     };
+    let display_name = match user {
+        Some(u) if !u.display_name.is_empty() => Some(u.display_name.clone()),
+        Some(_) => None,
+        None => from.and_then(|f| f.display),
+    };
     CallerInfo {
         number,
-        display_name: from.and_then(|f| f.display),
+        display_name,
         anonymous: privacy || anonymous_from,
         asserted_identity: asserted,
         user: user.cloned(),
@@ -263,7 +278,11 @@ impl Call {
             id: self.cdr.call_id.clone(),
             tenant: self.origin.tenant.clone(),
             subject: subject.clone(),
-            caller: caller_info(self.a_tx.request(), self.origin.user.as_ref()),
+            caller: caller_info(
+                self.a_tx.request(),
+                self.origin.user.as_ref(),
+                &self.origin.tenant.domain,
+            ),
             direction: if self.origin.user.is_some() {
                 CallDirection::Internal
             } else {
@@ -326,16 +345,47 @@ mod tests {
 
     #[test]
     fn anonymity_is_detected_from_privacy_and_from() {
-        assert!(caller_info(&req("<sip:0612@x>;tag=1", &[("Privacy", "id")]), None).anonymous);
+        assert!(caller_info(&req("<sip:0612@x>;tag=1", &[("Privacy", "id")]), None, "d").anonymous);
         assert!(
             caller_info(
                 &req("\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=1", &[]),
-                None
+                None,
+                "d"
             )
             .anonymous
         );
-        let plain = caller_info(&req("<sip:0612345678@x>;tag=1", &[]), None);
+        let plain = caller_info(&req("<sip:0612345678@x>;tag=1", &[]), None, "d");
         assert!(!plain.anonymous);
         assert_eq!(plain.number, "0612345678");
+    }
+
+    #[test]
+    fn a_device_cannot_assert_an_identity_or_a_name() {
+        let boss = "\"The Boss\" <sip:+31611111111@carrier.test>";
+        let r = req(
+            "\"The Boss\" <sip:+31611111111@x>;tag=1",
+            &[("P-Asserted-Identity", boss)],
+        );
+        let user = User {
+            id: 1,
+            tenant_id: 1,
+            extension: "201".into(),
+            display_name: "Ann".into(),
+            email: String::new(),
+            numbers: vec!["+31205552010".into()],
+        };
+        let c = caller_info(&r, Some(&user), "d.test");
+        assert_eq!(c.number, "201");
+        assert_eq!(
+            c.asserted_identity.as_deref(),
+            Some("sip:+31205552010@d.test")
+        );
+        assert_eq!(c.display_name.as_deref(), Some("Ann"));
+        // From the trunk, the network's assertion is kept.
+        let c = caller_info(&r, None, "d.test");
+        assert_eq!(
+            c.asserted_identity.as_deref(),
+            Some("sip:+31611111111@carrier.test")
+        );
     }
 }
