@@ -60,6 +60,19 @@ pub enum PluginCmd {
         #[arg(long)]
         plugin: String,
     },
+    /// Approve a private plugin version of a tenant (what it asks for):
+    /// new calls use it from now on.
+    Approve {
+        /// Tenant domain.
+        #[arg(long)]
+        tenant: String,
+        /// Private plugin id (`<id>@<tenant domain>`, or just `<id>`).
+        #[arg(long)]
+        plugin: String,
+        /// Version.
+        #[arg(long)]
+        version: String,
+    },
     /// Store settings for a user (or tenant-wide without --user).
     Settings {
         /// Tenant domain.
@@ -153,6 +166,11 @@ pub async fn plugin(store: &Store, cmd: PluginCmd) -> anyhow::Result<String> {
         PluginCmd::Resume { tenant, plugin } => {
             commands::plugin_resume(store, &tenant, &plugin).await
         }
+        PluginCmd::Approve {
+            tenant,
+            plugin,
+            version,
+        } => commands::plugin_approve(store, &tenant, &plugin, &version).await,
         PluginCmd::Settings {
             tenant,
             plugin,

@@ -255,6 +255,41 @@ async fn private_plugins_stay_with_their_tenant(store: &Store) {
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["capabilities"], json!(["log"]));
     assert_eq!(r.json()["wit"], "0.1");
+    // The id lives in A's namespace; the first version waits for the
+    // operator's approval of what it asks for.
+    let id = format!("acme-screening@{}", w.a.domain);
+    assert_eq!(r.json()["id"], id.as_str());
+    assert_eq!(r.json()["approved"], false);
+    let pending = c
+        .get(&format!("/tenants/{}/plugins", w.a.id), Some(&w.operator))
+        .await;
+    assert_eq!(pending.status, 200, "{}", pending.text());
+    assert_eq!(pending.json()[0]["approved"], false, "{}", pending.text());
+    let approve = |version: &str| {
+        format!(
+            "/tenants/{}/plugins/{id}/versions/{version}/approve",
+            w.a.id
+        )
+    };
+    let r = c
+        .send("POST", &approve("0.1.0"), Some(&w.a.admin), json!({}))
+        .await;
+    assert_eq!(r.status, 403, "a tenant admin cannot approve: {}", r.text());
+    let r = c
+        .send("POST", &approve("0.1.0"), Some(&w.operator), json!({}))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    // A new version asking for more waits again; one asking for no more
+    // than the approved one runs at once.
+    let more = json!({"manifest": manifest.replace("0.1.0", "0.1.1")
+        .replace("capabilities = []", "capabilities = [\"kv\", \"directory\"]"), "component_base64": b64});
+    let r = c.send("POST", "/plugins", Some(&w.a.admin), more).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["approved"], false, "{}", r.text());
+    let same = json!({"manifest": manifest.replace("0.1.0", "0.1.2"), "component_base64": b64});
+    let r = c.send("POST", "/plugins", Some(&w.a.admin), same).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["approved"], true, "{}", r.text());
     // The same version twice is a conflict.
     let r = c
         .send("POST", "/plugins", Some(&w.a.admin), body.clone())
@@ -262,7 +297,7 @@ async fn private_plugins_stay_with_their_tenant(store: &Store) {
     assert_eq!(r.status, 409, "{}", r.text());
     // A component that is not one, and a manifest that lies about its
     // capabilities, are refused naming the field.
-    let bad = json!({"manifest": manifest.replace("1.0.0", "1.0.1").replace("0.1.0", "0.1.1"),
+    let bad = json!({"manifest": manifest.replace("0.1.0", "0.1.9"),
         "component_base64": base64::engine::general_purpose::STANDARD.encode(b"\0asm\x01\0\0\0")});
     let r = c.send("POST", "/plugins", Some(&w.a.admin), bad).await;
     assert_eq!(r.status, 422, "{}", r.text());
@@ -286,7 +321,7 @@ async fn private_plugins_stay_with_their_tenant(store: &Store) {
     let r = c
         .send(
             "PUT",
-            &format!("/users/{}/plugins/acme-screening", w.b.users[0]),
+            &format!("/users/{}/plugins/{id}", w.b.users[0]),
             Some(&w.b.admin),
             json!({"enabled": true}),
         )

@@ -61,7 +61,7 @@ async fn check_db_backend(store: &Store) {
 
     // settings: the subject's merged over the tenant's
     store
-        .install_plugin(None, "x", "1.0.0", "id = \"x\"", b"\0asm")
+        .install_plugin(None, "x", "1.0.0", "id = \"x\"", b"\0asm", true)
         .await
         .unwrap();
     store.grant_licence(a.id, "x", 1).await.unwrap();

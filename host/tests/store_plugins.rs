@@ -10,6 +10,7 @@ use db::{conflict, scope, tenant_with_users};
 
 on_both!(
     check_catalogue,
+    check_private_versions_wait_for_approval,
     check_licence_enforcement,
     check_concurrent_enables,
     check_active_plugins,
@@ -23,10 +24,14 @@ fn manifest(id: &str, version: &str) -> String {
 }
 
 async fn install(store: &Store, tenant: Option<i64>, id: &str, version: &str) {
+    install_as(store, tenant, id, version, true).await;
+}
+
+async fn install_as(store: &Store, tenant: Option<i64>, id: &str, version: &str, approved: bool) {
     let mut wasm = WASM.to_vec();
     wasm.extend_from_slice(format!("{id} {version}").as_bytes());
     store
-        .install_plugin(tenant, id, version, &manifest(id, version), &wasm)
+        .install_plugin(tenant, id, version, &manifest(id, version), &wasm, approved)
         .await
         .unwrap();
 }
@@ -70,13 +75,13 @@ async fn check_catalogue(store: &Store) {
     // versions are immutable; a bad version or id is refused
     let m = conflict(
         store
-            .install_plugin(None, "voicemail", "1.2.0", "x", b"other bytes")
+            .install_plugin(None, "voicemail", "1.2.0", "x", b"other bytes", true)
             .await,
     );
     assert!(m.contains("voicemail 1.2.0"), "{m}");
     for (id, v) in [("voicemail", "1.2"), ("Voice Mail", "1.0.0")] {
         assert!(matches!(
-            store.install_plugin(None, id, v, "", WASM).await,
+            store.install_plugin(None, id, v, "", WASM, true).await,
             Err(StoreError::Invalid(_))
         ));
     }
@@ -106,20 +111,24 @@ async fn check_catalogue(store: &Store) {
         Err(StoreError::NotFound(_))
     ));
 
-    // private plugins: visible to their tenant only; ids do not clash with
-    // other tenants' private plugins but do with public ones
-    install(store, Some(a.id), "com.a.ivr", "0.1.0").await;
-    install(store, Some(b.id), "com.a.ivr", "0.2.0").await;
+    // private plugins: visible to their tenant only, each in its tenant's
+    // namespace (`<id>@<domain>`)
+    install(store, Some(a.id), "com.a.ivr@a.test", "0.1.0").await;
+    install(store, Some(b.id), "com.a.ivr@b.test", "0.2.0").await;
     assert_eq!(
         store
-            .plugin(Some(a.id), "com.a.ivr")
+            .plugin(Some(a.id), "com.a.ivr@a.test")
             .await
             .unwrap()
             .unwrap()
             .version,
         "0.1.0"
     );
-    assert_eq!(store.plugin(None, "com.a.ivr").await.unwrap(), None);
+    assert_eq!(store.plugin(None, "com.a.ivr@a.test").await.unwrap(), None);
+    assert_eq!(
+        store.plugin(Some(a.id), "com.a.ivr@b.test").await.unwrap(),
+        None
+    );
     let list = |t| async move {
         store
             .list_plugins(t)
@@ -132,7 +141,7 @@ async fn check_catalogue(store: &Store) {
     assert_eq!(
         list(Some(a.id)).await,
         [
-            ("com.a.ivr".into(), "0.1.0".into(), Some(a.id)),
+            ("com.a.ivr@a.test".into(), "0.1.0".into(), Some(a.id)),
             ("voicemail".into(), "1.10.0".into(), None)
         ]
     );
@@ -140,21 +149,69 @@ async fn check_catalogue(store: &Store) {
         list(None).await,
         [("voicemail".into(), "1.10.0".into(), None)]
     );
-    let m = conflict(
-        store
-            .install_plugin(Some(a.id), "voicemail", "5.0.0", "", WASM)
-            .await,
-    );
-    assert!(m.contains("every tenant"), "{m}");
-    let m = conflict(
-        store
-            .install_plugin(None, "com.a.ivr", "5.0.0", "", WASM)
-            .await,
-    );
-    assert!(m.contains("private"), "{m}");
+    // A tenant cannot squat an id outside its namespace, and '@' is not the
+    // operator's: the squatting of the review is impossible by construction.
+    for (tenant, id) in [
+        (Some(a.id), "voicemail"),
+        (Some(a.id), "com.a.ivr@b.test"),
+        (None, "com.a.ivr@a.test"),
+        (Some(a.id), "x@"),
+    ] {
+        let r = store
+            .install_plugin(tenant, id, "5.0.0", "", WASM, true)
+            .await;
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{id}: {r:?}");
+    }
+    // The operator may later install the id a tenant used privately.
+    install(store, None, "com.a.ivr", "5.0.0").await;
     assert!(matches!(
         store
-            .install_plugin(Some(999_999), "x", "1.0.0", "", WASM)
+            .install_plugin(Some(999_999), "x@z.test", "1.0.0", "", WASM, true)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// A private version asking for more than the approved one waits for the
+/// operator: the approved one keeps running until then.
+async fn check_private_versions_wait_for_approval(store: &Store) {
+    let (t, users) = tenant_with_users(store, "a.test", 1).await;
+    let u = users[0].id;
+    let id = "night@a.test";
+    install(store, Some(t.id), id, "1.0.0").await;
+    store.grant_licence(t.id, id, 1).await.unwrap();
+    store.enable_plugin(t.id, id, Some(u), None).await.unwrap();
+    let running = || async {
+        store
+            .active_plugins_for_subject(t.id, u)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.version)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(running().await, ["1.0.0"]);
+    install_as(store, Some(t.id), id, "1.1.0", false).await;
+    assert_eq!(running().await, ["1.0.0"], "an unapproved version ran");
+    let versions: Vec<(String, bool)> = store
+        .private_plugin_versions(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.version, p.approved))
+        .collect();
+    assert_eq!(
+        versions,
+        [("1.1.0".to_string(), false), ("1.0.0".to_string(), true)]
+    );
+    store
+        .approve_plugin_version(t.id, id, "1.1.0")
+        .await
+        .unwrap();
+    assert_eq!(running().await, ["1.1.0"]);
+    assert!(matches!(
+        store
+            .approve_plugin_version(t.id, "voicemail", "1.0.0")
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -422,7 +479,7 @@ async fn check_tenant_delete_cascades(store: &Store) {
     let (a, ua) = tenant_with_users(store, "a.test", 1).await;
     let (b, ub) = tenant_with_users(store, "b.test", 1).await;
     install(store, None, "dnd", "1.0.0").await;
-    install(store, Some(a.id), "com.a.private", "1.0.0").await;
+    install(store, Some(a.id), "com.a.private@a.test", "1.0.0").await;
     for (t, u) in [(&a, &ua[0]), (&b, &ub[0])] {
         store.grant_licence(t.id, "dnd", 1).await.unwrap();
         store
@@ -445,7 +502,10 @@ async fn check_tenant_delete_cascades(store: &Store) {
         vec![]
     );
     assert_eq!(
-        store.plugin(Some(a.id), "com.a.private").await.unwrap(),
+        store
+            .plugin(Some(a.id), "com.a.private@a.test")
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(

@@ -259,7 +259,7 @@ async function upload(view) {
       const bytes = new Uint8Array(await f.get("component").arrayBuffer());
       let bin = ""; for (const b of bytes) bin += String.fromCharCode(b);
       const r = await api("POST", "/plugins", { manifest, component_base64: btoa(bin) });
-      out.append(el("p", { text: t("upload.caps") }), el("ul", { class: "caps" }, (r.capabilities || []).map((c) => el("li", { text: c }))), el("p", { text: t("upload.done") }));
+      out.append(el("p", { text: t("upload.caps") }), el("ul", { class: "caps" }, (r.capabilities || []).map((c) => el("li", { text: c }))), el("p", { text: t(r.approved ? "upload.done" : "upload.pending") }));
     } catch (e) { out.append(el("p", { class: "error", text: e.message })); }
   });
   view.append(form);

@@ -88,6 +88,9 @@ pub struct PluginOut {
     pub settings_schema: Option<serde_json::Value>,
     /// Installed for one tenant only.
     pub private: bool,
+    /// Whether this version may run (a private version asking for more
+    /// than the last approved one waits for the operator).
+    pub approved: bool,
 }
 
 /// The name of a licence scope.
@@ -112,6 +115,7 @@ pub fn plugin_out(p: &InstalledPlugin) -> Option<PluginOut> {
         capabilities: m.granted().iter().map(|c| c.name().to_string()).collect(),
         settings_schema: m.settings_schema().ok().flatten(),
         private: p.tenant_id.is_some(),
+        approved: p.approved,
     })
 }
 
@@ -304,6 +308,44 @@ async fn revoke_licence(
     }
 }
 
+/// A tenant's private plugins: every version, what it asks for, and
+/// whether it is approved.
+#[utoipa::path(get, path = "/tenants/{tenant_id}/plugins", tag = "operator",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    responses((status = 200, body = [PluginOut]), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn tenant_plugins(
+    _: Operator,
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<Vec<PluginOut>>> {
+    super::tenant_or_404(&s.store, id).await?;
+    let list = s.store.private_plugin_versions(id).await?;
+    Ok(axum::Json(list.iter().filter_map(plugin_out).collect()))
+}
+
+/// Approve a private plugin version (the capabilities it asks for): new
+/// calls use it from now on.
+#[utoipa::path(post, path = "/tenants/{tenant_id}/plugins/{plugin_id}/versions/{version}/approve",
+    tag = "operator",
+    params(("tenant_id" = i64, Path, description = "Tenant id"),
+        ("plugin_id" = String, Path, description = "Private plugin id (`<id>@<domain>`)"),
+        ("version" = String, Path, description = "Version")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn approve_version(
+    _: Operator,
+    State(s): State<ApiState>,
+    Path((id, plugin, version)): Path<(i64, String, String)>,
+) -> ApiResult<StatusCode> {
+    super::tenant_or_404(&s.store, id).await?;
+    s.store
+        .approve_plugin_version(id, &plugin, &version)
+        .await?;
+    tracing::info!(tenant = id, %plugin, %version, "private plugin version approved");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The operator's routes.
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -312,4 +354,6 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(list_plugins))
         .routes(routes!(tenant_licences))
         .routes(routes!(grant_licence, revoke_licence))
+        .routes(routes!(tenant_plugins))
+        .routes(routes!(approve_version))
 }

@@ -48,6 +48,31 @@ pub struct UploadOut {
     pub foreign_imports: Vec<String>,
     /// Content hash of the component.
     pub sha256: String,
+    /// Whether this version runs: it does when it asks for no capability
+    /// beyond the tenant's last approved version of the plugin; otherwise
+    /// it waits for the operator to approve it (the previous approved
+    /// version keeps running meanwhile).
+    pub approved: bool,
+}
+
+/// Whether `manifest`'s capabilities are within those of the newest
+/// approved version of private plugin `id` of `tenant` (a first version
+/// never is: the operator approves what a plugin may do).
+async fn within_approved(
+    store: &crate::store::Store,
+    tenant: i64,
+    id: &str,
+    manifest: &Manifest,
+) -> ApiResult<bool> {
+    let versions = store.plugin_versions(Some(tenant), id).await?;
+    let Some(last) = versions.iter().find(|v| v.approved) else {
+        return Ok(false);
+    };
+    let Ok(before) = Manifest::from_toml(&last.manifest) else {
+        return Ok(false);
+    };
+    let allowed = before.granted();
+    Ok(manifest.granted().iter().all(|c| allowed.contains(c)))
 }
 
 /// Uploads a private plugin version for the admin's tenant.
@@ -87,16 +112,30 @@ async fn upload(
         .map_err(|e: PluginError| {
             ApiError::invalid(format!("the component is refused: {e}")).field("component_base64")
         })?;
+    let tenant = s
+        .store
+        .tenant(a.tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let id = crate::tenancy::plugins::private_plugin_id(&manifest.id, &tenant.domain);
+    let approved = within_approved(&s.store, a.tenant, &id, &manifest).await?;
     let installed = s
         .store
         .install_plugin(
             Some(a.tenant),
-            &manifest.id,
+            &id,
             &manifest.version,
             &body.manifest,
             &wasm,
+            approved,
         )
         .await?;
+    if !approved {
+        tracing::warn!(
+            tenant = %tenant.domain, plugin = %installed.id, version = %installed.version,
+            "private plugin version asks for capabilities no approved version had: waits for the operator"
+        );
+    }
     tracing::info!(
         tenant = a.tenant, plugin = %installed.id, version = %installed.version,
         "private plugin uploaded"
@@ -119,6 +158,7 @@ async fn upload(
                 .collect(),
             foreign_imports: loaded.foreign_imports().to_vec(),
             sha256: installed.wasm_sha256,
+            approved: installed.approved,
         }),
     ))
 }

@@ -66,13 +66,20 @@ pub async fn plugin_install(
         Some(d) => Some(tenant(store, d).await?),
         None => None,
     };
+    // The operator installs: approved. A private plugin lives in its
+    // tenant's namespace.
+    let id = match &owner {
+        Some(t) => crate::tenancy::plugins::private_plugin_id(&manifest.id, &t.domain),
+        None => manifest.id.clone(),
+    };
     let p = store
         .install_plugin(
             owner.as_ref().map(|t| t.id),
-            &manifest.id,
+            &id,
             &manifest.version,
             &text,
             &wasm,
+            true,
         )
         .await?;
     let mut out = format!(
@@ -98,13 +105,7 @@ pub async fn plugin_install(
         .parent()
         .unwrap_or_else(|| Path::new("."))
         .join("prompts");
-    let n = install_prompts(
-        store,
-        owner.as_ref().map(|t| t.id),
-        &manifest.id,
-        &prompts_dir,
-    )
-    .await?;
+    let n = install_prompts(store, owner.as_ref().map(|t| t.id), &p.id, &prompts_dir).await?;
     if n > 0 {
         let _ = writeln!(out, "prompts: {n}");
     }
@@ -198,10 +199,10 @@ pub async fn plugin_list(store: &Store, tenant_domain: Option<&str>) -> anyhow::
             "{}\t{}\t{}\t{}\t{}",
             p.id,
             p.version,
-            if p.tenant_id.is_some() {
-                "private"
-            } else {
-                "public"
+            match (p.tenant_id.is_some(), p.approved) {
+                (false, _) => "public",
+                (true, true) => "private",
+                (true, false) => "private (awaiting approval: centrale plugin approve)",
             },
             name,
             caps
@@ -420,4 +421,21 @@ pub async fn plugin_resume(
     } else {
         format!("{plugin} was not suspended for {}\n", t.domain)
     })
+}
+
+/// `centrale plugin approve`: the operator approves a private version.
+pub async fn plugin_approve(
+    store: &Store,
+    tenant_domain: &str,
+    plugin: &str,
+    version: &str,
+) -> anyhow::Result<String> {
+    let t = tenant(store, tenant_domain).await?;
+    let id = if plugin.contains('@') {
+        plugin.to_string()
+    } else {
+        crate::tenancy::plugins::private_plugin_id(plugin, &t.domain)
+    };
+    store.approve_plugin_version(t.id, &id, version).await?;
+    Ok(format!("{id} {version} approved for {}\n", t.domain))
 }

@@ -54,6 +54,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "tenant_limits",
         include_str!("../../migrations/sqlite/0007_tenant_limits.sql"),
     ),
+    (
+        8,
+        "plugin_approval",
+        include_str!("../../migrations/sqlite/0008_plugin_approval.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -92,6 +97,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "tenant_limits",
         include_str!("../../migrations/postgres/0007_tenant_limits.sql"),
+    ),
+    (
+        8,
+        "plugin_approval",
+        include_str!("../../migrations/postgres/0008_plugin_approval.sql"),
     ),
 ];
 

@@ -11,7 +11,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::plugins::validate_plugin_id;
+use super::plugins::validate_catalogue_id;
 use super::{classify, Backend, Store, StoreError};
 use crate::tenancy::plugins::KvScope;
 
@@ -85,7 +85,7 @@ impl Store {
     /// value is too large or the key is new and the scope is full.
     pub async fn kv_set(&self, scope: &KvScope, key: &str, value: &[u8]) -> Result<(), KvError> {
         validate_key(key)?;
-        validate_plugin_id(&scope.plugin_id)?;
+        validate_catalogue_id(&scope.plugin_id)?;
         if value.len() > MAX_VALUE_BYTES {
             return Err(KvError::QuotaExceeded(format!(
                 "value of {} bytes exceeds the quota of {MAX_VALUE_BYTES} bytes",

@@ -16,7 +16,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::plugins::{newer, validate_plugin_id};
+use super::plugins::{newer, validate_catalogue_id};
 use super::{classify, Result, Store, StoreError};
 use crate::tenancy::plugins::{merge_settings, ActivePlugin, Assignment, Licence};
 
@@ -84,7 +84,7 @@ impl Store {
         plugin_id: &str,
         quantity: i64,
     ) -> Result<Licence> {
-        validate_plugin_id(plugin_id)?;
+        validate_catalogue_id(plugin_id)?;
         if !(0..=MAX_QUANTITY).contains(&quantity) {
             return Err(StoreError::Invalid(format!(
                 "licence quantity {quantity} is not valid: use 0 to {MAX_QUANTITY}"
@@ -355,6 +355,7 @@ impl Store {
             "SELECT p.id, p.version, p.manifest, p.wasm_sha256, s.settings, w.settings \
              FROM licences l \
              JOIN plugins p ON p.id = l.plugin_id AND p.scope IN (0, l.tenant_id) \
+               AND p.approved = 1 \
              LEFT JOIN plugin_assignments s ON s.tenant_id = l.tenant_id \
                AND s.plugin_id = l.plugin_id AND s.subject_key = $2 \
              LEFT JOIN plugin_assignments w ON w.tenant_id = l.tenant_id \

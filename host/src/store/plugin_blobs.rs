@@ -12,7 +12,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::plugins::validate_plugin_id;
+use super::plugins::validate_catalogue_id;
 use super::{classify, Result, Store, StoreError};
 use crate::tenancy::plugins::KvScope;
 
@@ -70,7 +70,7 @@ impl Store {
     ) -> Result<Option<String>> {
         validate_name(name)?;
         validate_sha(sha256)?;
-        validate_plugin_id(&scope.plugin_id)?;
+        validate_catalogue_id(&scope.plugin_id)?;
         let size = i64::try_from(size)
             .map_err(|_| StoreError::Invalid(format!("blob size {size} is too large")))?;
         let mut tx = self.pool.begin().await?;

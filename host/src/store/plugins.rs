@@ -6,10 +6,10 @@
 //! that every node sharing a PostgreSQL database sees the same components
 //! without a shared blob directory; the compiled form is cached by the runtime.
 //!
-//! A plugin id is unambiguous for every tenant: an id installed by the
-//! operator (public) cannot also be a private plugin of a tenant, and the
-//! other way round. Different tenants may have private plugins with the same
-//! id. The newest version (semver precedence) is the one new calls use.
+//! A plugin id is unambiguous for every tenant: the operator's (public) ids
+//! have no `@`; a tenant's private plugin is `<id>@<tenant domain>`, in its
+//! own namespace. The newest approved version (semver precedence) is the
+//! one new calls use.
 
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -25,7 +25,8 @@ pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
 const MAX_MANIFEST_BYTES: usize = 256 * 1024;
 
 /// Columns of an installed plugin, in the order [`plugin_from_row`] reads them.
-pub(super) const PLUGIN_COLS: &str = "id, version, tenant_id, manifest, wasm_sha256, installed_at";
+pub(super) const PLUGIN_COLS: &str =
+    "id, version, tenant_id, manifest, wasm_sha256, installed_at, approved";
 
 pub(super) fn plugin_from_row(r: &AnyRow) -> Result<InstalledPlugin, sqlx::Error> {
     Ok(InstalledPlugin {
@@ -35,7 +36,23 @@ pub(super) fn plugin_from_row(r: &AnyRow) -> Result<InstalledPlugin, sqlx::Error
         manifest: r.try_get(3)?,
         wasm_sha256: r.try_get(4)?,
         installed_at: r.try_get(5)?,
+        approved: r.try_get::<i64, _>(6)? != 0,
     })
+}
+
+/// Checks a catalogue id: a public one (see [`validate_plugin_id`]), or a
+/// private one, `<id>@<domain>`.
+pub(super) fn validate_catalogue_id(id: &str) -> Result<()> {
+    match id.split_once('@') {
+        Some((name, domain)) if !domain.is_empty() && domain.len() <= 253 => {
+            validate_plugin_id(name)?;
+            validate_text("plugin id", id, 320)
+        }
+        Some(_) => Err(StoreError::Invalid(format!(
+            "plugin id {id:?} is not valid: a private id is <id>@<tenant domain>"
+        ))),
+        None => validate_plugin_id(id),
+    }
 }
 
 /// Checks a plugin id: 1 to 64 lowercase ASCII letters, digits, `-`, `_`,
@@ -81,13 +98,16 @@ pub(super) fn newer(a: &str, b: &str) -> bool {
 
 impl Store {
     /// Installs one version of a plugin: `tenant_id` `None` for every tenant
-    /// (operator), `Some(t)` for a private plugin of tenant `t`.
+    /// (operator), `Some(t)` for a private plugin of tenant `t`, whose id
+    /// must be in that tenant's namespace
+    /// ([`private_plugin_id`](crate::tenancy::plugins::private_plugin_id)).
+    /// `approved`: whether the version may run before the operator approves
+    /// it (see [`InstalledPlugin::approved`]).
     ///
     /// The caller has validated the manifest and the component (the runtime's
     /// `Manifest` and `Runtime::load`); the store checks the id, the semantic
     /// version and the sizes, and refuses ([`StoreError::Conflict`]) a version
-    /// already installed in that scope and an id already used in the other
-    /// scope (public versus private).
+    /// already installed in that scope.
     pub async fn install_plugin(
         &self,
         tenant_id: Option<i64>,
@@ -95,8 +115,26 @@ impl Store {
         version: &str,
         manifest: &str,
         wasm: &[u8],
+        approved: bool,
     ) -> Result<InstalledPlugin> {
-        validate_plugin_id(id)?;
+        validate_catalogue_id(id)?;
+        match (tenant_id, id.split_once('@')) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(StoreError::Invalid(format!(
+                    "plugin id {id:?}: '@' marks the private plugins of a tenant"
+                )))
+            }
+            (Some(t), at) => {
+                let tenant = self.require_tenant(t).await?;
+                if at.map(|(_, d)| d) != Some(tenant.domain.as_str()) {
+                    return Err(StoreError::Invalid(format!(
+                        "plugin id {id:?}: a private plugin of {} is named <id>@{}",
+                        tenant.domain, tenant.domain
+                    )));
+                }
+            }
+        }
         if !is_version(version) || version.len() > 64 {
             return Err(StoreError::Invalid(format!(
                 "version {version:?} of plugin {id} is not a semantic version (e.g. 1.2.0)"
@@ -130,32 +168,9 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let clash = sqlx::query(
-            "SELECT tenant_id FROM plugins WHERE id = $1 AND scope <> $2 \
-             ORDER BY scope LIMIT 1",
-        )
-        .bind(id)
-        .bind(tenant_id.unwrap_or(0))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = clash {
-            let other: Option<i64> = row.try_get(0)?;
-            let clash_with_public = other.is_none();
-            // a private plugin may share its id with other tenants' private plugins
-            if clash_with_public || tenant_id.is_none() {
-                return Err(StoreError::Conflict(if clash_with_public {
-                    format!("plugin id {id} is already used by a plugin installed for every tenant")
-                } else {
-                    format!(
-                        "plugin id {id} is already used by a private plugin of a tenant: \
-                         choose another id (e.g. prefixed with the company name)"
-                    )
-                }));
-            }
-        }
         sqlx::query(
-            "INSERT INTO plugins (id, version, tenant_id, scope, manifest, wasm_sha256, installed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO plugins (id, version, tenant_id, scope, manifest, wasm_sha256, installed_at, approved) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(version)
@@ -164,6 +179,7 @@ impl Store {
         .bind(manifest)
         .bind(&sha)
         .bind(now)
+        .bind(i64::from(approved))
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -181,7 +197,32 @@ impl Store {
             manifest: manifest.to_string(),
             wasm_sha256: sha,
             installed_at: now,
+            approved,
         })
+    }
+
+    /// The operator approves a private plugin version of `tenant_id` (its
+    /// capabilities): from the next call it may run.
+    pub async fn approve_plugin_version(
+        &self,
+        tenant_id: i64,
+        id: &str,
+        version: &str,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE plugins SET approved = 1 WHERE id = $1 AND version = $2 AND scope = $3",
+        )
+        .bind(id)
+        .bind(version)
+        .bind(tenant_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "plugin {id} {version} is not a private plugin of tenant {tenant_id}"
+            )));
+        }
+        Ok(())
     }
 
     /// Every installed version of plugin `id` that `tenant_id` can see
@@ -238,6 +279,26 @@ impl Store {
         Ok(newest_per_id(list))
     }
 
+    /// Every version of every private plugin of `tenant_id`, by id then
+    /// newest first (for the operator's approvals).
+    pub async fn private_plugin_versions(&self, tenant_id: i64) -> Result<Vec<InstalledPlugin>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PLUGIN_COLS} FROM plugins WHERE scope = $1 AND scope <> 0"
+        )))
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut list = rows
+            .iter()
+            .map(plugin_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        list.sort_by(|a, b| {
+            a.id.cmp(&b.id)
+                .then(compare_versions(&b.version, &a.version).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        Ok(list)
+    }
+
     /// The component bytes with this content hash (lowercase hex SHA-256).
     pub async fn plugin_component(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT wasm FROM plugin_components WHERE sha256 = $1")
@@ -291,7 +352,7 @@ impl Store {
         plugin_id: &str,
         reason: &str,
     ) -> Result<Suspension> {
-        validate_plugin_id(plugin_id)?;
+        validate_catalogue_id(plugin_id)?;
         // keep the reason readable: bounded, one line
         let reason: String = reason
             .chars()

@@ -37,6 +37,14 @@ impl Drop for ActiveSession {
     }
 }
 
+/// One plugin of a subject's chain: its catalogue id, the loaded
+/// component and the subject's settings.
+struct Link {
+    id: String,
+    plugin: Arc<LoadedPlugin>,
+    settings: String,
+}
+
 /// The plugin-backed hook runner.
 pub struct Features {
     runtime: Arc<Runtime>,
@@ -248,12 +256,7 @@ impl Features {
     }
 
     /// The subject's plugins that listen to `hook`, in priority order.
-    async fn chain(
-        &self,
-        tenant_id: i64,
-        subject_id: i64,
-        hook: Hook,
-    ) -> Vec<(Arc<LoadedPlugin>, String)> {
+    async fn chain(&self, tenant_id: i64, subject_id: i64, hook: Hook) -> Vec<Link> {
         let active = match self
             .store
             .active_plugins_for_subject(tenant_id, subject_id)
@@ -276,26 +279,30 @@ impl Features {
             }
         }
         chain.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        chain.into_iter().map(|(_, _, p, s)| (p, s)).collect()
+        chain
+            .into_iter()
+            .map(|(_, id, plugin, settings)| Link {
+                id,
+                plugin,
+                settings,
+            })
+            .collect()
     }
 
-    fn scope(plugin: &LoadedPlugin, call: &pipeline::HookCall) -> Scope {
+    /// What one instance may touch: the plugin's catalogue id (a private
+    /// plugin's is in its tenant's namespace) scopes its state.
+    fn scope(catalogue_id: &str, call: &pipeline::HookCall) -> Scope {
         Scope {
             tenant_id: call.tenant.id,
             tenant_domain: call.tenant.domain.clone(),
-            plugin_id: plugin.id().to_string(),
+            plugin_id: catalogue_id.to_string(),
             subject_id: Some(call.subject.id),
         }
     }
 
-    async fn invoke(
-        &self,
-        plugin: &LoadedPlugin,
-        settings: &str,
-        call: &pipeline::HookCall,
-        input: HookCall,
-    ) -> HookOutcome {
-        let scope = Self::scope(plugin, call);
+    async fn invoke(&self, link: &Link, call: &pipeline::HookCall, input: HookCall) -> HookOutcome {
+        let (plugin, settings) = (&link.plugin, link.settings.as_str());
+        let scope = Self::scope(&link.id, call);
         self.runtime.backend().prime_settings(&scope, settings);
         let outcome = self.runtime.invoke(plugin, scope, input).await;
         if let HookOutcome::Fault { kind, message } = &outcome {
@@ -304,25 +311,26 @@ impl Features {
                 fault = kind.name(), "plugin fault (treated as proceed): {message}"
             );
         }
-        self.count_fault(plugin, call, &outcome).await;
+        self.count_fault(&link.id, call, &outcome).await;
         outcome
     }
 
-    /// Counts a fault towards suspension, and suspends when due.
+    /// Counts a fault of plugin `catalogue_id` towards suspension, and
+    /// suspends when due.
     async fn count_fault(
         &self,
-        plugin: &LoadedPlugin,
+        catalogue_id: &str,
         call: &pipeline::HookCall,
         outcome: &HookOutcome,
     ) {
-        if let Some(s) = self.faults.record(call.tenant.id, plugin.id(), outcome) {
+        if let Some(s) = self.faults.record(call.tenant.id, catalogue_id, outcome) {
             // The store holds the suspension from now on; the tracker starts
             // counting afresh for when an admin resumes the plugin.
-            self.faults.resume(call.tenant.id, plugin.id());
-            tracing::error!(tenant = %call.tenant.domain, plugin = plugin.id(), "plugin suspended: {}", s.reason);
+            self.faults.resume(call.tenant.id, catalogue_id);
+            tracing::error!(tenant = %call.tenant.domain, plugin = catalogue_id, "plugin suspended: {}", s.reason);
             if let Err(e) = self
                 .store
-                .suspend_plugin(call.tenant.id, plugin.id(), &s.reason)
+                .suspend_plugin(call.tenant.id, catalogue_id, &s.reason)
                 .await
             {
                 tracing::error!("storing the suspension: {e}");
@@ -451,7 +459,7 @@ impl HookRunner for Features {
                 return None;
             }
             let input = wit_call(call);
-            for (plugin, settings) in chain {
+            for link in chain {
                 let hc = match point {
                     HookPoint::Originate => HookCall::Originate(input.clone()),
                     HookPoint::Terminate => HookCall::Terminate(input.clone()),
@@ -459,13 +467,13 @@ impl HookRunner for Features {
                     HookPoint::NoAnswer => HookCall::NoAnswer(input.clone()),
                     HookPoint::Unreachable => HookCall::Unreachable(input.clone()),
                 };
-                let outcome = self.invoke(&plugin, &settings, call, hc).await;
+                let outcome = self.invoke(&link, call, hc).await;
                 let d = outcome.decision();
-                if d == wit::Decision::TakeOver && plugin.has_session() {
+                if d == wit::Decision::TakeOver && link.plugin.has_session() {
                     return Some(HookDecision::TakeOver(SessionRef {
-                        plugin_id: plugin.id().to_string(),
-                        sha256: plugin.sha256().to_string(),
-                        settings,
+                        sha256: link.plugin.sha256().to_string(),
+                        plugin_id: link.id,
+                        settings: link.settings,
                     }));
                 }
                 if let Some(d) = decision(d) {
@@ -489,7 +497,7 @@ impl HookRunner for Features {
                     message: format!("plugin {} is not loaded", session.plugin_id),
                 };
             };
-            let scope = Self::scope(&plugin, call);
+            let scope = Self::scope(&session.plugin_id, call);
             self.runtime
                 .backend()
                 .prime_settings(&scope, &session.settings);
@@ -514,7 +522,7 @@ impl HookRunner for Features {
                 }
                 _ => HookOutcome::Done,
             };
-            self.count_fault(&plugin, call, &as_hook).await;
+            self.count_fault(&session.plugin_id, call, &as_hook).await;
             outcome
         })
     }
@@ -541,14 +549,9 @@ impl HookRunner for Features {
                 answered_at: answered_at.and_then(|a| u64::try_from(a).ok()),
                 ended_at: u64::try_from(ended_at).unwrap_or(0),
             };
-            for (plugin, settings) in chain {
-                self.invoke(
-                    &plugin,
-                    &settings,
-                    call,
-                    HookCall::CallEnded(summary.clone()),
-                )
-                .await;
+            for link in chain {
+                self.invoke(&link, call, HookCall::CallEnded(summary.clone()))
+                    .await;
             }
         })
     }

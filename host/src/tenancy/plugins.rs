@@ -29,6 +29,18 @@ pub struct InstalledPlugin {
     pub wasm_sha256: String,
     /// Unix ms.
     pub installed_at: i64,
+    /// Whether this version may run: operator installs are; a private
+    /// version asking for capabilities beyond those of the tenant's last
+    /// approved version waits for the operator (`plugin approve`).
+    pub approved: bool,
+}
+
+/// The catalogue id of a tenant's private plugin whose manifest says
+/// `manifest_id`: `<manifest_id>@<tenant domain>`. Private ids live in
+/// their tenant's namespace, so no tenant can take an id the operator or
+/// another tenant uses.
+pub fn private_plugin_id(manifest_id: &str, tenant_domain: &str) -> String {
+    format!("{manifest_id}@{tenant_domain}")
 }
 
 /// A licence: how many subjects of a tenant may have a plugin enabled.

@@ -353,6 +353,7 @@ pub async fn world(store: &Store, blobs: &BlobStore) -> World {
                 &version,
                 &m,
                 format!("not a component: {id}").as_bytes(),
+                true,
             )
             .await
             .unwrap();
