@@ -69,6 +69,38 @@ pub struct Config {
     /// The plugin runtime.
     #[serde(default)]
     pub plugins: PluginsConfig,
+    /// Default call limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`: the host's default call limits. A tenant's own limits (set by
+/// the operator, `centrale tenant limits`) take precedence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Concurrent calls of a tenant the operator set no limit for.
+    #[serde(default = "default_tenant_calls")]
+    pub tenant_max_calls: i64,
+    /// Calls one device (phone, softphone) may place at once; 0: no limit.
+    #[serde(default = "default_device_calls")]
+    pub device_max_calls: i64,
+}
+
+fn default_tenant_calls() -> i64 {
+    100
+}
+fn default_device_calls() -> i64 {
+    4
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            tenant_max_calls: default_tenant_calls(),
+            device_max_calls: default_device_calls(),
+        }
+    }
 }
 
 /// `[plugins]`: the plugin runtime.
@@ -80,16 +112,24 @@ pub struct PluginsConfig {
     /// above the number of simultaneous sessions expected.
     #[serde(default = "default_max_instances")]
     pub max_instances: u32,
+    /// The largest share of those one tenant may hold at once, percent: a
+    /// tenant's sessions cannot leave the others without instances.
+    #[serde(default = "default_share")]
+    pub tenant_instance_percent: u32,
 }
 
 fn default_max_instances() -> u32 {
     1000
+}
+fn default_share() -> u32 {
+    50
 }
 
 impl Default for PluginsConfig {
     fn default() -> Self {
         Self {
             max_instances: default_max_instances(),
+            tenant_instance_percent: default_share(),
         }
     }
 }
@@ -338,6 +378,10 @@ pub struct MediaConfig {
     /// Language sessions start in (`en` or `nl`).
     #[serde(default = "default_language")]
     pub language: String,
+    /// The largest share of the RTP port pairs one tenant may hold at once,
+    /// percent.
+    #[serde(default = "default_share")]
+    pub tenant_port_percent: u32,
     /// Seconds after an offer/answer (and after the answer) during which a
     /// phone behind NAT may start sending media from another address than
     /// its SDP's, as long as it is the IP its SIP came from. Later, only
@@ -566,6 +610,7 @@ impl Default for MediaConfig {
             prompts_dir: None,
             language: default_language(),
             latch_window_secs: default_latch_window(),
+            tenant_port_percent: default_share(),
         }
     }
 }
@@ -581,6 +626,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             api: ApiConfig::default(),
             plugins: PluginsConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -618,6 +664,12 @@ impl Config {
     /// Checks values that serde cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         parse_port_range(&self.media.rtp_ports)?;
+        if !(1..=100).contains(&self.media.tenant_port_percent) {
+            anyhow::bail!("[media] tenant_port_percent must be 1 to 100");
+        }
+        if !(1..=100).contains(&self.plugins.tenant_instance_percent) {
+            anyhow::bail!("[plugins] tenant_instance_percent must be 1 to 100");
+        }
         if crate::media::prompts::Language::from_tag(&self.media.language).is_none() {
             anyhow::bail!("[media] language must be en or nl");
         }

@@ -79,8 +79,12 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     let media = Arc::new(
-        MediaEngine::new(bind_ip, advertise, PortAllocator::new(lo, hi))
-            .with_latch_window(Duration::from_secs(cfg.media.latch_window_secs)),
+        MediaEngine::new(
+            bind_ip,
+            advertise,
+            PortAllocator::new(lo, hi).with_tenant_percent(cfg.media.tenant_port_percent),
+        )
+        .with_latch_window(Duration::from_secs(cfg.media.latch_window_secs)),
     );
     let trunk = cfg.trunk.as_ref().map(|t| Trunk {
         peer: Peer {
@@ -117,6 +121,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         crate::runtime::RuntimeConfig {
             cache_dir: Some(cfg.data_dir.join("plugin-cache")),
             max_instances: cfg.plugins.max_instances,
+            tenant_instance_percent: cfg.plugins.tenant_instance_percent,
             ..crate::runtime::RuntimeConfig::default()
         },
         backend,
@@ -141,6 +146,10 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             ring_timeout: Duration::from_secs(cfg.sip.ring_timeout_secs),
             max_call: Duration::from_secs(cfg.sip.max_call_secs),
             trunk,
+            limits: crate::switch::admission::CallLimits {
+                tenant_max_calls: cfg.limits.tenant_max_calls,
+                device_max_calls: cfg.limits.device_max_calls,
+            },
         },
         Some(features),
         crate::switch::session::SessionServices {

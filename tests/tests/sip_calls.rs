@@ -620,3 +620,52 @@ fn the_tenants_concurrent_call_limit_refuses_the_call_over_it_with_503() {
     let third = call_from_201(&pbx, "uac_expect_480.xml", "203");
     pbx.check(&third, "a call after the first ended");
 }
+
+/// One phone cannot hold every port and plugin instance of the host: the
+/// calls a device places at once are capped (`[limits] device_max_calls`,
+/// 4 by default), the tenant's other phones are not affected.
+#[test]
+fn a_device_over_its_call_limit_gets_503_and_other_phones_do_not() {
+    let mut pbx = Pbx::start_demo();
+    pbx.restart_as_serve("[limits]\ndevice_max_calls = 1\n");
+    let phone = pbx.phone();
+    let uas = callee(&pbx, &phone, "uas_answer.xml");
+    let first = pbx
+        .sipp("uac_call.xml")
+        .phone(&pbx.phone())
+        .set("aor", "201")
+        .service("202")
+        .auth("201", "demo201")
+        .pause_ms(4000)
+        .spawn();
+    let answered = first.wait_received(WAIT, |m| m.is_response(200, "INVITE"));
+    assert!(answered.is_some(), "the first call was not answered");
+    let second = pbx
+        .sipp("uac_expect_503.xml")
+        .phone(&pbx.phone())
+        .set("aor", "201")
+        .service("203")
+        .auth("201", "demo201")
+        .pause_ms(500)
+        .run();
+    pbx.check(&second, "a second call of device 201");
+    let refusal = second
+        .find_received(|m| m.is_response(503, "INVITE"))
+        .expect("503");
+    assert!(
+        refusal.start_line.contains("Device Call Limit"),
+        "{}",
+        refusal.raw
+    );
+    // Another device of the tenant still calls (203 finds 201 unregistered).
+    let other = pbx
+        .sipp("uac_expect_480.xml")
+        .phone(&pbx.phone())
+        .set("aor", "203")
+        .service("201")
+        .auth("203", "demo203")
+        .run();
+    pbx.check(&other, "device 203 while 201 is at its limit");
+    pbx.check(&first.wait(WAIT), "the first call, undisturbed");
+    pbx.check(&uas.wait(WAIT), "202 answering the first call");
+}

@@ -3,20 +3,28 @@
 //! Pairs are (even RTP port, RTP + 1 for RTCP), both inside `lo..=hi`. The
 //! allocator hands them out round-robin from a cursor so a port released a
 //! moment ago is not reused at once (late packets of the old call would land
-//! in the new one). A [`PortLease`] returns its pair when dropped.
+//! in the new one). A [`PortLease`] returns its pair when dropped. A tenant
+//! may hold at most its share of the pairs
+//! ([`PortAllocator::with_tenant_percent`]), so one tenant cannot take every
+//! port.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug)]
 struct State {
     leased: Vec<bool>,
     cursor: usize,
+    /// Pairs leased per tenant.
+    per_tenant: HashMap<i64, usize>,
 }
 
 #[derive(Debug)]
 struct Inner {
     /// First (even) RTP port.
     first: u16,
+    /// Most pairs one tenant may hold.
+    tenant_max: usize,
     state: Mutex<State>,
 }
 
@@ -53,12 +61,48 @@ impl PortAllocator {
         PortAllocator {
             inner: Arc::new(Inner {
                 first,
+                tenant_max: pairs,
                 state: Mutex::new(State {
                     leased: vec![false; pairs],
                     cursor,
+                    per_tenant: HashMap::new(),
                 }),
             }),
         }
+    }
+
+    /// Limits one tenant to `percent` % of the pairs (rounded up, at least
+    /// one). Call before sharing the allocator.
+    pub fn with_tenant_percent(self, percent: u32) -> Self {
+        let pairs = self.capacity();
+        let max = (pairs * (percent.clamp(1, 100) as usize))
+            .div_ceil(100)
+            .max(1);
+        let state = std::mem::replace(
+            &mut *self.inner.lock(),
+            State {
+                leased: Vec::new(),
+                cursor: 0,
+                per_tenant: HashMap::new(),
+            },
+        );
+        PortAllocator {
+            inner: Arc::new(Inner {
+                first: self.inner.first,
+                tenant_max: max,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    /// Pairs `tenant` holds now.
+    pub fn in_use_by(&self, tenant: i64) -> usize {
+        self.inner
+            .lock()
+            .per_tenant
+            .get(&tenant)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many pairs the range holds.
@@ -75,20 +119,35 @@ impl PortAllocator {
     /// leased. The caller may still fail to bind it (another process holds
     /// the port): drop the lease and ask again, which moves on.
     pub fn allocate_pair(&self) -> Option<PortLease> {
+        self.allocate_pair_for(None)
+    }
+
+    /// [`PortAllocator::allocate_pair`] for `tenant`: `None` also when the
+    /// tenant holds its share.
+    pub fn allocate_pair_for(&self, tenant: Option<i64>) -> Option<PortLease> {
         let mut st = self.inner.lock();
+        if let Some(t) = tenant {
+            if st.per_tenant.get(&t).copied().unwrap_or(0) >= self.inner.tenant_max {
+                return None;
+            }
+        }
         let n = st.leased.len();
         let start = st.cursor;
         let index = (0..n).map(|k| (start + k) % n).find(|i| !st.leased[*i])?;
-        st.leased[index] = true;
-        st.cursor = (index + 1) % n;
-        drop(st);
         let rtp = u16::try_from(index * 2)
             .ok()
             .and_then(|off| self.inner.first.checked_add(off))?;
+        st.leased[index] = true;
+        st.cursor = (index + 1) % n;
+        if let Some(t) = tenant {
+            *st.per_tenant.entry(t).or_insert(0) += 1;
+        }
+        drop(st);
         Some(PortLease {
             inner: self.inner.clone(),
             index,
             rtp,
+            tenant,
         })
     }
 }
@@ -99,6 +158,7 @@ pub struct PortLease {
     inner: Arc<Inner>,
     index: usize,
     rtp: u16,
+    tenant: Option<i64>,
 }
 
 impl PortLease {
@@ -115,8 +175,17 @@ impl PortLease {
 
 impl Drop for PortLease {
     fn drop(&mut self) {
-        if let Some(l) = self.inner.lock().leased.get_mut(self.index) {
+        let mut st = self.inner.lock();
+        if let Some(l) = st.leased.get_mut(self.index) {
             *l = false;
+        }
+        if let Some(t) = self.tenant {
+            if let Some(n) = st.per_tenant.get_mut(&t) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    st.per_tenant.remove(&t);
+                }
+            }
         }
     }
 }
@@ -174,6 +243,23 @@ mod tests {
         let distinct: HashSet<_> = seen.iter().flatten().collect();
         assert_eq!(distinct.len(), 5);
         assert_eq!(a.allocate_pair().map(|l| l.rtp_port()), first);
+    }
+
+    #[test]
+    fn a_tenant_holds_at_most_its_share() {
+        let a = PortAllocator::new(30000, 30019).with_tenant_percent(50); // 10 pairs
+        let mine: Vec<_> = (0..10)
+            .filter_map(|_| a.allocate_pair_for(Some(1)))
+            .collect();
+        assert_eq!(mine.len(), 5);
+        assert_eq!(a.in_use_by(1), 5);
+        let theirs: Vec<_> = (0..10)
+            .filter_map(|_| a.allocate_pair_for(Some(2)))
+            .collect();
+        assert_eq!(theirs.len(), 5, "the other tenant still gets ports");
+        drop(mine);
+        assert_eq!(a.in_use_by(1), 0);
+        assert!(a.allocate_pair_for(Some(1)).is_some());
     }
 
     #[test]

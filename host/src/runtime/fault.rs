@@ -65,6 +65,9 @@ impl FaultTracker {
         outcome: &HookOutcome,
     ) -> Option<Suspension> {
         match outcome {
+            // The host's own trouble (no instance free, starved of CPU or
+            // waiting for the database) says nothing about the plugin.
+            HookOutcome::Fault { kind, .. } if kind.is_host_side() => None,
             HookOutcome::Fault { kind, message } => {
                 self.record_fault(tenant_id, plugin_id, *kind, message, Instant::now())
             }
@@ -171,5 +174,28 @@ mod tests {
         assert!(!t.is_suspended(2, "p"));
         t.resume(1, "p");
         assert!(!t.is_suspended(1, "p"));
+    }
+
+    #[test]
+    fn host_side_faults_never_suspend_nor_reset() {
+        let t = FaultTracker::new(3, Duration::from_secs(600));
+        let host = |kind| HookOutcome::Fault {
+            kind,
+            message: "host".into(),
+        };
+        for _ in 0..20 {
+            assert!(t.record(1, "p", &host(FaultKind::Unavailable)).is_none());
+            assert!(t.record(1, "p", &host(FaultKind::HostDelay)).is_none());
+        }
+        assert!(!t.is_suspended(1, "p"));
+        // Nor do they break a streak of the plugin's own faults.
+        let own = HookOutcome::Fault {
+            kind: FaultKind::Trap,
+            message: "panic".into(),
+        };
+        t.record(1, "p", &own);
+        t.record(1, "p", &host(FaultKind::Unavailable));
+        t.record(1, "p", &own);
+        assert!(t.record(1, "p", &own).is_some());
     }
 }

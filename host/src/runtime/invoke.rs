@@ -72,6 +72,10 @@ impl Runtime {
     }
 
     async fn run(&self, plugin: &LoadedPlugin, scope: Scope, call: &HookCall) -> HookOutcome {
+        let _slot = match self.slots.acquire(scope.tenant_id) {
+            Ok(s) => s,
+            Err(why) => return HookOutcome::fault(FaultKind::Unavailable, why),
+        };
         let budget = self.hook_budget();
         let timeout = budget.timeout;
         let mut store = match self.store(scope, call.call().id.clone(), &budget, None) {
@@ -80,16 +84,18 @@ impl Runtime {
         };
         let deadline = Instant::now() + timeout;
         let mut phase = Phase::Instantiate;
+        let running = Running::default();
         let result = tokio::time::timeout_at(
             deadline.into(),
-            call_hook(&plugin.pre, &mut store, call, &mut phase),
+            running.time(call_hook(&plugin.pre, &mut store, call, &mut phase)),
         )
         .await;
-        match result {
+        let outcome = match result {
             Err(_) => HookOutcome::fault(FaultKind::Timeout, timeout_message(timeout)),
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => classify(&e, store.data(), phase, timeout),
-        }
+        };
+        running.blame(outcome, timeout)
         // `store` and the instance are dropped here: nothing survives the call.
     }
 
@@ -115,6 +121,15 @@ impl Runtime {
             host_calls: self.config.max_host_calls_per_session,
         };
         let timeout = budget.timeout;
+        let _slot = match self.slots.acquire(scope.tenant_id) {
+            Ok(s) => s,
+            Err(message) => {
+                return SessionOutcome::Fault {
+                    kind: FaultKind::Unavailable,
+                    message,
+                }
+            }
+        };
         let mut store = match self.store(scope, call.id.clone(), &budget, Some(leg)) {
             Ok(s) => s,
             Err(e) => {
@@ -158,6 +173,10 @@ impl Runtime {
         let Pre::V0_2(pre) = &plugin.pre else {
             return HookOutcome::Done;
         };
+        let _slot = match self.slots.acquire(scope.tenant_id) {
+            Ok(s) => s,
+            Err(why) => return HookOutcome::fault(FaultKind::Unavailable, why),
+        };
         let budget = self.hook_budget();
         let timeout = budget.timeout;
         let mut store = match self.store(scope, "timer".to_string(), &budget, None) {
@@ -174,12 +193,14 @@ impl Runtime {
                 .call_on_timer(&mut store, &subject)
                 .await
         };
-        let result = tokio::time::timeout_at(deadline.into(), run).await;
+        let running = Running::default();
+        let result = tokio::time::timeout_at(deadline.into(), running.time(run)).await;
         let outcome = match result {
             Err(_) => HookOutcome::fault(FaultKind::Timeout, timeout_message(timeout)),
             Ok(Ok(())) => HookOutcome::Done,
             Ok(Err(e)) => classify(&e, store.data(), phase, timeout),
         };
+        let outcome = running.blame(outcome, timeout);
         plugin.stats.record(&outcome);
         outcome
     }
@@ -226,6 +247,87 @@ impl Runtime {
         });
         Ok(store)
     }
+}
+
+/// How much CPU an invocation's future actually got (thread CPU time
+/// inside `poll`: guest code and synchronous host functions), as opposed to
+/// waiting for the executor or the operating system (no CPU free) or for
+/// an async host call (the database).
+#[derive(Default, Clone)]
+struct Running(Arc<std::sync::atomic::AtomicU64>);
+
+impl Running {
+    /// `f`, timed.
+    fn time<F: std::future::Future>(&self, f: F) -> Timed<F> {
+        Timed {
+            inner: Box::pin(f),
+            nanos: self.0.clone(),
+        }
+    }
+
+    fn ran(&self) -> Duration {
+        Duration::from_nanos(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// A timeout of a guest that ran for less than half of the deadline
+    /// was the host's doing (starved of CPU, or waiting for the database):
+    /// `HostDelay`, which does not count toward a suspension.
+    fn blame(&self, outcome: HookOutcome, timeout: Duration) -> HookOutcome {
+        match outcome {
+            HookOutcome::Fault {
+                kind: FaultKind::Timeout,
+                ..
+            } if self.ran() < timeout / 2 => HookOutcome::fault(
+                FaultKind::HostDelay,
+                format!(
+                    "the {} ms deadline passed while the plugin had only {} ms of CPU (waiting for a CPU or the host)",
+                    timeout.as_millis(),
+                    self.ran().as_millis()
+                ),
+            ),
+            other => other,
+        }
+    }
+}
+
+/// A future whose time inside `poll` is added up (see [`Running`]).
+struct Timed<F> {
+    inner: std::pin::Pin<Box<F>>,
+    nanos: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<F: std::future::Future> std::future::Future for Timed<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let started = thread_cpu_nanos();
+        let r = self.inner.as_mut().poll(cx);
+        let spent = thread_cpu_nanos().saturating_sub(started);
+        self.nanos
+            .fetch_add(spent, std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+}
+
+/// CPU time of the calling thread, nanoseconds.
+fn thread_cpu_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID
+    // is supported on Linux and only reads the calling thread's clock.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::try_from(ts.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(ts.tv_nsec).unwrap_or(0))
 }
 
 /// Calls one hook on a fresh instance; both lines share the Rust types of

@@ -37,6 +37,7 @@ pub mod manifest;
 pub mod memory_backend;
 pub mod outcome;
 pub mod schema;
+mod slots;
 pub mod types;
 
 pub use cache::WASMTIME_VERSION;
@@ -77,6 +78,10 @@ pub struct RuntimeConfig {
     pub session_timeout: Duration,
     /// Host calls allowed in one session.
     pub max_host_calls_per_session: u32,
+    /// The largest share of `max_instances` one tenant may hold at once, in
+    /// percent (1..=100); past it its invocations fault with `Unavailable`
+    /// (host-side).
+    pub tenant_instance_percent: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -92,6 +97,7 @@ impl Default for RuntimeConfig {
             fuel_per_session: 2_000_000_000,
             session_timeout: Duration::from_secs(3600),
             max_host_calls_per_session: 100_000,
+            tenant_instance_percent: 50,
         }
     }
 }
@@ -104,6 +110,7 @@ pub struct Runtime {
     backend: Arc<dyn HostBackend>,
     cache: Option<cache::ComponentCache>,
     ticker: EpochTicker,
+    slots: Arc<slots::Slots>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -136,12 +143,14 @@ impl Runtime {
             };
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| PluginError::Config(format!("epoch ticker: {e}")))?;
+        let slots = slots::Slots::new(config.max_instances, config.tenant_instance_percent);
         Ok(Runtime {
             engine,
             config,
             backend,
             cache,
             ticker,
+            slots,
         })
     }
 
@@ -153,6 +162,11 @@ impl Runtime {
     /// The backend host functions read from.
     pub fn backend(&self) -> &Arc<dyn HostBackend> {
         &self.backend
+    }
+
+    /// Plugin instances alive now.
+    pub fn instances_in_use(&self) -> u32 {
+        self.slots.in_use()
     }
 
     /// The wasmtime engine (for tools that precompile).

@@ -76,11 +76,18 @@ pub enum FaultKind {
     Instantiate,
     /// The guest exceeded the host-call quota of one invocation.
     Quota,
+    /// The host had no instance to give (the pool, or the tenant's share of
+    /// it, is in use). Host-side: never counts toward a suspension.
+    Unavailable,
+    /// The deadline passed while the guest was mostly waiting (for a CPU,
+    /// for the database), not running. Host-side: never counts toward a
+    /// suspension.
+    HostDelay,
 }
 
 impl FaultKind {
     /// All kinds, in `PluginStats::faults_by_kind` order.
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Trap,
         FaultKind::Timeout,
         FaultKind::OutOfFuel,
@@ -88,7 +95,15 @@ impl FaultKind {
         FaultKind::InvalidResult,
         FaultKind::Instantiate,
         FaultKind::Quota,
+        FaultKind::Unavailable,
+        FaultKind::HostDelay,
     ];
+
+    /// Whether the host, not the plugin, is to blame: such faults neither
+    /// count toward nor reset a suspension streak.
+    pub fn is_host_side(self) -> bool {
+        matches!(self, FaultKind::Unavailable | FaultKind::HostDelay)
+    }
 
     /// A short stable name (`trap`, `timeout`, `out-of-fuel`, ...).
     pub fn name(self) -> &'static str {
@@ -100,6 +115,8 @@ impl FaultKind {
             FaultKind::InvalidResult => "invalid-result",
             FaultKind::Instantiate => "instantiate",
             FaultKind::Quota => "quota",
+            FaultKind::Unavailable => "unavailable",
+            FaultKind::HostDelay => "host-delay",
         }
     }
 
@@ -222,7 +239,7 @@ pub struct PluginStats {
     /// Invocations that ended in a fault.
     pub faults: u64,
     /// Faults per kind, in `FaultKind::ALL` order.
-    pub faults_by_kind: [u64; 7],
+    pub faults_by_kind: [u64; FaultKind::ALL.len()],
 }
 
 impl PluginStats {
@@ -237,7 +254,7 @@ impl PluginStats {
 pub(crate) struct StatsCounters {
     invocations: AtomicU64,
     faults: AtomicU64,
-    by_kind: [AtomicU64; 7],
+    by_kind: [AtomicU64; FaultKind::ALL.len()],
 }
 
 impl StatsCounters {
@@ -250,7 +267,7 @@ impl StatsCounters {
     }
 
     pub(crate) fn snapshot(&self) -> PluginStats {
-        let mut faults_by_kind = [0; 7];
+        let mut faults_by_kind = [0; FaultKind::ALL.len()];
         for (slot, counter) in faults_by_kind.iter_mut().zip(&self.by_kind) {
             *slot = counter.load(Ordering::Relaxed);
         }

@@ -1,7 +1,10 @@
-//! Call admission per tenant: the operator's limits on concurrent calls
-//! and on new calls per minute ([`TenantLimits`]). A call over a limit is
-//! refused with 503 and Retry-After before any routing; an admitted call
-//! holds an [`Admission`] until it ends.
+//! Call admission per tenant and per device: the operator's limits on
+//! concurrent calls and on new calls per minute ([`TenantLimits`]), the
+//! host's defaults where the operator set none ([`CallLimits`]), and a cap
+//! on the calls one device places at once (one phone cannot hold every
+//! port and plugin instance). A call over a limit is refused with 503 and
+//! Retry-After before any routing; an admitted call holds an [`Admission`]
+//! until it ends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,8 +20,30 @@ pub(crate) struct TenantUse {
     started_in_window: i64,
 }
 
-/// Per-tenant counters.
-pub(crate) type Counters = Mutex<HashMap<i64, TenantUse>>;
+/// Per-tenant counters, and calls in progress per device.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    tenants: Mutex<HashMap<i64, TenantUse>>,
+    devices: Mutex<HashMap<i64, i64>>,
+}
+
+/// The host's defaults (`[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Concurrent calls of a tenant whose operator limit is 0 (none set).
+    pub tenant_max_calls: i64,
+    /// Calls one device may place at once.
+    pub device_max_calls: i64,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            tenant_max_calls: 100,
+            device_max_calls: 4,
+        }
+    }
+}
 
 /// Why a call was not admitted: the reason phrase of the 503.
 pub(crate) type Refusal = &'static str;
@@ -27,13 +52,24 @@ pub(crate) type Refusal = &'static str;
 pub(crate) struct Admission {
     sw: Arc<Switch>,
     tenant_id: i64,
+    device_id: Option<i64>,
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.sw.admission.lock() {
+        if let Ok(mut m) = self.sw.admission.tenants.lock() {
             if let Some(u) = m.get_mut(&self.tenant_id) {
                 u.active = (u.active - 1).max(0);
+            }
+        }
+        if let Some(d) = self.device_id {
+            if let Ok(mut m) = self.sw.admission.devices.lock() {
+                if let Some(n) = m.get_mut(&d) {
+                    *n -= 1;
+                    if *n <= 0 {
+                        m.remove(&d);
+                    }
+                }
             }
         }
     }
@@ -57,25 +93,58 @@ fn admit_with(u: &mut TenantUse, limits: &TenantLimits, now_ms: i64) -> Result<(
 }
 
 impl Switch {
-    /// Admits a call of `tenant_id` under its limits (read from the store;
-    /// a store error admits, the call then fails or succeeds on its own).
-    pub(crate) async fn admit(self: &Arc<Self>, tenant_id: i64) -> Result<Admission, Refusal> {
-        let limits = match self.store.tenant_limits(tenant_id).await {
+    /// Admits a call of `tenant_id` placed by `device_id` (none: from the
+    /// trunk) under the limits (the operator's, read from the store, else
+    /// the host's defaults; a store error applies the defaults).
+    pub(crate) async fn admit(
+        self: &Arc<Self>,
+        tenant_id: i64,
+        device_id: Option<i64>,
+    ) -> Result<Admission, Refusal> {
+        let defaults = self.cfg.limits;
+        let mut limits = match self.store.tenant_limits(tenant_id).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(tenant_id, "reading tenant limits: {e}");
                 TenantLimits::default()
             }
         };
-        let now = crate::now_ms();
-        {
-            let mut m = self.admission.lock().map_err(|_| "Service Unavailable")?;
-            admit_with(m.entry(tenant_id).or_default(), &limits, now)?;
+        if limits.max_concurrent_calls <= 0 {
+            limits.max_concurrent_calls = defaults.tenant_max_calls;
         }
-        Ok(Admission {
-            sw: self.clone(),
-            tenant_id,
-        })
+        let now = crate::now_ms();
+        if let Some(d) = device_id {
+            let m = self.admission.devices.lock();
+            let mut m = m.map_err(|_| "Service Unavailable")?;
+            let n = m.entry(d).or_insert(0);
+            if defaults.device_max_calls > 0 && *n >= defaults.device_max_calls {
+                return Err("Device Call Limit Reached");
+            }
+            *n += 1;
+        }
+        let admitted = match self.admission.tenants.lock() {
+            Ok(mut m) => admit_with(m.entry(tenant_id).or_default(), &limits, now),
+            Err(_) => Err("Service Unavailable"),
+        };
+        match admitted {
+            Ok(()) => Ok(Admission {
+                sw: self.clone(),
+                tenant_id,
+                device_id,
+            }),
+            Err(why) => {
+                // Give the device's place back.
+                if let (Some(d), Ok(mut m)) = (device_id, self.admission.devices.lock()) {
+                    if let Some(n) = m.get_mut(&d) {
+                        *n -= 1;
+                        if *n <= 0 {
+                            m.remove(&d);
+                        }
+                    }
+                }
+                Err(why)
+            }
+        }
     }
 }
 

@@ -25,6 +25,8 @@ pub(super) struct Origin {
     pub(super) tenant: Tenant,
     /// The calling user (None for calls from the trunk).
     pub(super) user: Option<User>,
+    /// The device that placed the call (None for calls from the trunk).
+    pub(super) device_id: Option<i64>,
     /// Caller identity for the CDR and the B-leg From.
     pub(super) caller_id: String,
     pub(super) display: String,
@@ -59,7 +61,7 @@ pub async fn run(sw: Arc<Switch>, tx: ServerTx) {
     // transaction layer would after 200 ms).
     tx.reply(100, None);
     // The operator's limits on the tenant's calls.
-    let _admission = match sw.admit(origin.tenant.id).await {
+    let _admission = match sw.admit(origin.tenant.id, origin.device_id).await {
         Ok(a) => a,
         Err(why) => {
             tracing::info!(tenant = %origin.tenant.domain, "call refused: {why}");
@@ -103,6 +105,7 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
                 Some((tenant, _)) => Some(Origin {
                     tenant,
                     user: None,
+                    device_id: None,
                     caller_id: from_user.1.clone(),
                     display: from_user.0,
                 }),
@@ -147,6 +150,7 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
                 display: user.display_name.clone(),
                 tenant,
                 user: Some(user),
+                device_id: Some(device.id),
             })
         }
         AuthOutcome::Challenge { realm, stale } => {
@@ -371,7 +375,12 @@ impl Call {
         if !offer_ok {
             return self.reply_a(488, None, "failed");
         }
-        match self.sw.media.create_bridge().await {
+        match self
+            .sw
+            .media
+            .create_bridge_for(Some(self.origin.tenant.id))
+            .await
+        {
             Ok(b) => self.bridge = Some(b),
             Err(e) => {
                 tracing::error!("no media ports: {e}");

@@ -9,7 +9,7 @@
 //! - [`trunk`]: the SIP trunk for outside numbers
 //! - [`subscribe`]: message-waiting indication (SUBSCRIBE/NOTIFY message-summary)
 
-mod admission;
+pub mod admission;
 pub mod call;
 pub mod dialog;
 pub mod features;
@@ -44,6 +44,8 @@ pub struct SwitchConfig {
     pub max_call: Duration,
     /// The trunk for outside numbers.
     pub trunk: Option<trunk::Trunk>,
+    /// Default call limits per tenant and device.
+    pub limits: admission::CallLimits,
 }
 
 /// An event for a running call.
@@ -118,7 +120,7 @@ impl Switch {
             hooks,
             sessions,
             dialogs: Mutex::new(HashMap::new()),
-            admission: Mutex::new(HashMap::new()),
+            admission: admission::Counters::default(),
             subs: Arc::default(),
             active_calls: std::sync::atomic::AtomicUsize::new(0),
         })

@@ -227,7 +227,15 @@ impl PeerLink {
     /// Leases and binds a port pair; its receive task starts at once
     /// (packets are latched, and dropped until bridged).
     pub async fn open(engine: &MediaEngine) -> Result<PeerLink, MediaError> {
-        let pair = engine.bind_pair()?;
+        Self::open_for(engine, None).await
+    }
+
+    /// [`PeerLink::open`] on `tenant`'s share of the ports.
+    pub async fn open_for(
+        engine: &MediaEngine,
+        tenant: Option<i64>,
+    ) -> Result<PeerLink, MediaError> {
+        let pair = engine.bind_pair(tenant)?;
         let shared = Arc::new(LinkShared {
             pair,
             remote: Mutex::new(Latch::new(engine.latch_window())),

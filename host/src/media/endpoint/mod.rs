@@ -191,7 +191,15 @@ impl MediaEndpoint {
     /// `engine.bind_ip()`; the receive task starts at once. The codec
     /// defaults to PCMU with telephone-event payload type 101.
     pub async fn open(engine: &MediaEngine) -> Result<MediaEndpoint, MediaError> {
-        let pair = engine.bind_pair()?;
+        Self::open_for(engine, None).await
+    }
+
+    /// [`MediaEndpoint::open`] on `tenant`'s share of the ports.
+    pub async fn open_for(
+        engine: &MediaEngine,
+        tenant: Option<i64>,
+    ) -> Result<MediaEndpoint, MediaError> {
+        let pair = engine.bind_pair(tenant)?;
         let port = pair.lease.rtp_port();
         let inner = Arc::new(Inner {
             pair,

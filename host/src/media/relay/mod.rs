@@ -27,7 +27,8 @@ const SO_RCVBUF: usize = 1 << 20;
 /// Why a bridge could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
-    /// Every port pair of the range is leased or held by another process.
+    /// Every port pair of the range is leased or held by another process,
+    /// or the tenant holds its share of them.
     #[error("no free RTP port pair")]
     NoPorts,
     /// Binding failed for a reason other than the port being in use.
@@ -125,8 +126,13 @@ impl MediaEngine {
 
     /// Leases and binds two port pairs and starts relaying between them.
     pub async fn create_bridge(&self) -> Result<Bridge, MediaError> {
-        let a = Arc::new(self.bind_pair()?);
-        let b = Arc::new(self.bind_pair()?);
+        self.create_bridge_for(None).await
+    }
+
+    /// [`MediaEngine::create_bridge`] on `tenant`'s share of the ports.
+    pub async fn create_bridge_for(&self, tenant: Option<i64>) -> Result<Bridge, MediaError> {
+        let a = Arc::new(self.bind_pair(tenant)?);
+        let b = Arc::new(self.bind_pair(tenant)?);
         let shared = Arc::new(Shared::new(self.latch_window));
         let ports = [a.lease.rtp_port(), b.lease.rtp_port()];
         let mut tasks = Vec::with_capacity(4);
@@ -152,9 +158,12 @@ impl MediaEngine {
 
     /// Leases pairs until one binds; a port held by another process is
     /// skipped (its lease is dropped and the cursor has moved on).
-    pub(super) fn bind_pair(&self) -> Result<SidePair, MediaError> {
+    pub(super) fn bind_pair(&self, tenant: Option<i64>) -> Result<SidePair, MediaError> {
         for _ in 0..self.allocator.capacity() {
-            let lease = self.allocator.allocate_pair().ok_or(MediaError::NoPorts)?;
+            let lease = self
+                .allocator
+                .allocate_pair_for(tenant)
+                .ok_or(MediaError::NoPorts)?;
             let rtp = match bind_udp(SocketAddr::new(self.bind_ip, lease.rtp_port())) {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,

@@ -143,7 +143,7 @@ impl Leg {
         if dests.is_empty() {
             return Ok(DialOutcome::Unavailable);
         }
-        let link = match PeerLink::open(&sw.media).await {
+        let link = match PeerLink::open_for(&sw.media, Some(from.tenant.id)).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!("dial: no media port: {e}");

@@ -56,14 +56,15 @@ impl Call {
             self.reply_a(488, None, "failed");
             return None;
         };
-        let endpoint = match MediaEndpoint::open(&self.sw.media).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!("no media port for a session: {e}");
-                self.reply_a(503, Some("No Media Ports"), "failed");
-                return None;
-            }
-        };
+        let endpoint =
+            match MediaEndpoint::open_for(&self.sw.media, Some(self.origin.tenant.id)).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!("no media port for a session: {e}");
+                    self.reply_a(503, Some("No Media Ports"), "failed");
+                    return None;
+                }
+            };
         if let Some(expect) = crate::media::Expect::from_sdp(&offer, self.a.peer.addr.ip()) {
             endpoint.set_remote(expect);
         }
@@ -147,7 +148,12 @@ impl Call {
             return None;
         }
         // Routing continues: the next leg needs a relay again.
-        match self.sw.media.create_bridge().await {
+        match self
+            .sw
+            .media
+            .create_bridge_for(Some(self.origin.tenant.id))
+            .await
+        {
             Ok(b) => self.bridge = Some(b),
             Err(e) => {
                 tracing::error!("no media ports after a transfer: {e}");
