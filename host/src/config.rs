@@ -147,6 +147,11 @@ pub struct ApiConfig {
     /// proxy in front).
     #[serde(default = "default_api_listen")]
     pub listen: SocketAddr,
+    /// A second listener serving only `/metrics`, without a token (keep it
+    /// on loopback or a monitoring network). On `listen`, `/metrics` needs
+    /// an operator token.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 fn default_true() -> bool {
@@ -161,6 +166,7 @@ impl Default for ApiConfig {
         Self {
             enabled: true,
             listen: default_api_listen(),
+            metrics_listen: None,
         }
     }
 }

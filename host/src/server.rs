@@ -208,9 +208,15 @@ async fn start_api(
         Some(features),
         mailer.clone(),
     );
+    if let Some(m) = cfg.api.metrics_listen {
+        match crate::api::spawn_metrics(m, state.clone()).await {
+            Ok(addr) => tracing::info!(%addr, "/metrics listening (no token)"),
+            Err(e) => tracing::error!(addr = %m, "cannot serve /metrics: {e}"),
+        }
+    }
     match crate::api::spawn(cfg.api.listen, state).await {
         Ok(addr) => {
-            tracing::info!(%addr, "admin API and /metrics listening");
+            tracing::info!(%addr, "admin API and /metrics (operator token) listening");
             Some(addr)
         }
         Err(e) => {

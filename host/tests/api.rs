@@ -564,9 +564,7 @@ async fn failed_logins_are_throttled_per_address() {
         assert!((1..=60).contains(&secs), "{secs}");
         // while throttled even a good token waits
         assert_eq!(c.get("/users", Some(&w.a.admin)).await.status, 429);
-        // /metrics needs no token
-        let m = api_client::request(c.addr, "GET", "/metrics", None, None).await;
-        assert_eq!(m.status, 200);
+
     })
     .await;
 }

@@ -37,11 +37,27 @@ async fn the_host_serves_the_api_and_live_metrics() {
     cfg.sip.tcp = vec![];
     cfg.media.rtp_ports = format!("{}-{}", rtp, rtp + 3);
     cfg.api.listen = "127.0.0.1:0".parse().unwrap();
+    let metrics_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let metrics_addr: SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
+    cfg.api.metrics_listen = Some(metrics_addr);
     let running = centrale_host::server::start(&cfg).await.unwrap();
     let api = running.api.expect("the API listens");
     assert_ne!(api.port(), 0);
 
-    let get = |path: &'static str| api_client::request(api, "GET", path, None, None);
+    // On the API listener /metrics needs an operator token; the separate
+    // metrics listener serves it without one.
+    let closed = api_client::request(api, "GET", "/metrics", None, None).await;
+    assert_eq!(closed.status, 401);
+    let get = |path: &'static str| async move {
+        if path == "/metrics" {
+            api_client::request(metrics_addr, "GET", path, None, None).await
+        } else {
+            api_client::request(api, "GET", path, None, None).await
+        }
+    };
     let m = get("/metrics").await;
     assert_eq!(m.status, 200);
     let text = m.text();

@@ -1,6 +1,7 @@
 //! The surface of the API: the OpenAPI document lists (and the server
 //! serves) every route, the Swagger UI is there, `/metrics` is Prometheus
-//! text without a token, and tokens made by `centrale token create` work.
+//! text for an operator token only, and tokens made by `centrale token
+//! create` work.
 
 mod api_client;
 mod db;
@@ -12,8 +13,14 @@ async fn metrics_are_prometheus_text() {
     db::on_sqlite(|store, _| async move {
         centrale_host::api::metrics::install();
         let dir = tempfile::tempdir().unwrap();
-        let (c, _) = serve(&store, dir.path()).await;
+        let (c, blobs) = serve(&store, dir.path()).await;
+        let w = world(&store, &blobs).await;
+        // It names tenants and their private plugins: operators only.
         let m = api_client::request(c.addr, "GET", "/metrics", None, None).await;
+        assert_eq!(m.status, 401);
+        let m = api_client::request(c.addr, "GET", "/metrics", Some(&w.a.admin), None).await;
+        assert_eq!(m.status, 403);
+        let m = api_client::request(c.addr, "GET", "/metrics", Some(&w.operator), None).await;
         assert_eq!(m.status, 200);
         assert!(m.header("content-type").unwrap().starts_with("text/plain"));
         let text = m.text();
@@ -47,6 +54,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("delete", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("get", "/api/v1/tenants/{tenant_id}/limits"),
+    ("get", "/api/v1/tenants/{tenant_id}/plugins"),
+    (
+        "post",
+        "/api/v1/tenants/{tenant_id}/plugins/{plugin_id}/versions/{version}/approve",
+    ),
     ("put", "/api/v1/users/{user_id}/voicemail/greeting"),
     ("put", "/api/v1/tenants/{tenant_id}/limits"),
     ("get", "/api/v1/plugins"),

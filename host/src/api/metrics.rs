@@ -1,4 +1,7 @@
-//! `GET /metrics`: Prometheus text, no authentication.
+//! `GET /metrics`: Prometheus text. On the API listener it needs an
+//! operator token (it names tenants and their private plugins); on the
+//! optional `[api] metrics_listen` listener (loopback, for a local
+//! Prometheus) it is served without one.
 //!
 //! Two sources, both real values: counters the switch records as events
 //! happen through the `metrics` facade (`centrale_calls_total`,
@@ -160,7 +163,12 @@ async fn state_metrics(s: &ApiState) -> String {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
+pub async fn metrics(_: super::auth::Operator, State(s): State<ApiState>) -> impl IntoResponse {
+    open_metrics(State(s)).await
+}
+
+/// `/metrics` without authentication, for the separate metrics listener.
+pub async fn open_metrics(State(s): State<ApiState>) -> impl IntoResponse {
     let mut out = state_metrics(&s).await;
     if let Some(handle) = HANDLE.get().and_then(Option::as_ref) {
         out.push_str(&handle.render());

@@ -177,6 +177,22 @@ pub async fn serve(listener: tokio::net::TcpListener, state: ApiState) -> std::i
     .await
 }
 
+/// Binds `addr` and serves only `/metrics`, without authentication, on a
+/// task (`[api] metrics_listen`); returns the bound address.
+pub async fn spawn_metrics(addr: SocketAddr, state: ApiState) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = Router::new()
+        .route("/metrics", get(metrics::open_metrics))
+        .with_state(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the metrics server stopped: {e}");
+        }
+    });
+    Ok(bound)
+}
+
 /// Binds `addr` and serves the API on a task; returns the bound address.
 pub async fn spawn(addr: SocketAddr, state: ApiState) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -107,7 +107,7 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
                     user: None,
                     device_id: None,
                     caller_id: from_user.1.clone(),
-                    display: from_user.0,
+                    display: super::pipeline::display_name_from_network(&from_user.0),
                 }),
                 None => {
                     tx.reply(404, Some(a_tag));

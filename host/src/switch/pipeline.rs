@@ -185,6 +185,27 @@ pub trait HookRunner: Send + Sync + 'static {
     ) -> BoxFuture<'a, ()>;
 }
 
+/// Longest display name the host passes on from outside, characters.
+pub const MAX_DISPLAY_NAME: usize = 64;
+
+/// A display name that came from the network, made safe to show and to put
+/// in headers, mails and phone displays: control characters and quotes
+/// dropped, whitespace collapsed, at most [`MAX_DISPLAY_NAME`] characters.
+pub fn display_name_from_network(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .filter(|c| !matches!(c, '"' | '\\' | '<' | '>'))
+        .collect();
+    cleaned
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_DISPLAY_NAME)
+        .collect()
+}
+
 /// Who calls, as hooks see it: for a device the authenticated user (its
 /// number, and an asserted identity the host vouches for: whatever
 /// P-Asserted-Identity the device sent is ignored, RFC 3325 trusts it only
@@ -236,7 +257,10 @@ pub fn caller_info(req: &Request, user: Option<&User>, domain: &str) -> CallerIn
     let display_name = match user {
         Some(u) if !u.display_name.is_empty() => Some(u.display_name.clone()),
         Some(_) => None,
-        None => from.and_then(|f| f.display),
+        None => from
+            .and_then(|f| f.display)
+            .map(|d| display_name_from_network(&d))
+            .filter(|d| !d.is_empty()),
     };
     CallerInfo {
         number,
@@ -386,6 +410,17 @@ mod tests {
         assert_eq!(
             c.asserted_identity.as_deref(),
             Some("sip:+31611111111@carrier.test")
+        );
+    }
+
+    #[test]
+    fn network_display_names_are_bounded_and_plain() {
+        let long = format!("\"{}\" <sip:0612@x>;tag=1", "A".repeat(250));
+        let c = caller_info(&req(&long, &[]), None, "d");
+        assert_eq!(c.display_name.map(|d| d.len()), Some(MAX_DISPLAY_NAME));
+        assert_eq!(
+            display_name_from_network("  Jan \t de  <Vries>  "),
+            "Jan de Vries"
         );
     }
 }
