@@ -462,6 +462,13 @@ pub struct MailConfig {
     /// seconds.
     #[serde(default = "default_poll")]
     pub poll_secs: u64,
+    /// Mails one tenant's plugins may queue per hour (0: no limit).
+    #[serde(default = "default_tenant_mails")]
+    pub tenant_mails_per_hour: u32,
+}
+
+fn default_tenant_mails() -> u32 {
+    500
 }
 
 /// `[mail.smtp]`: the SMTP relay.
@@ -530,6 +537,7 @@ impl Default for MailConfig {
             retry_max_secs: default_retry_max(),
             max_attempts: default_max_attempts(),
             poll_secs: default_poll(),
+            tenant_mails_per_hour: default_tenant_mails(),
         }
     }
 }

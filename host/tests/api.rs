@@ -564,7 +564,6 @@ async fn failed_logins_are_throttled_per_address() {
         assert!((1..=60).contains(&secs), "{secs}");
         // while throttled even a good token waits
         assert_eq!(c.get("/users", Some(&w.a.admin)).await.status, 429);
-
     })
     .await;
 }

@@ -55,6 +55,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/tenants/{tenant_id}/licences/{plugin_id}"),
     ("get", "/api/v1/tenants/{tenant_id}/limits"),
     ("get", "/api/v1/tenants/{tenant_id}/plugins"),
+    ("get", "/api/v1/tenants/{tenant_id}/mail"),
+    ("put", "/api/v1/tenants/{tenant_id}/mail"),
     (
         "post",
         "/api/v1/tenants/{tenant_id}/plugins/{plugin_id}/versions/{version}/approve",
@@ -154,7 +156,7 @@ async fn cli_tokens_work_against_the_api() {
         world(&store, &blobs).await;
         let last = |text: String| text.lines().last().unwrap().trim().to_string();
         let admin = last(
-            token_create(&store, "admin", Some("a.example.com"), None)
+            token_create(&store, "admin", Some("a.example.com"), None, None)
                 .await
                 .unwrap(),
         );
@@ -162,7 +164,7 @@ async fn cli_tokens_work_against_the_api() {
         assert_eq!(me["role"], "admin");
         assert_eq!(me["tenant_domain"], "a.example.com");
         let user = last(
-            token_create(&store, "user", Some("b.example.com"), Some("202"))
+            token_create(&store, "user", Some("b.example.com"), Some("202"), None)
                 .await
                 .unwrap(),
         );
@@ -171,22 +173,30 @@ async fn cli_tokens_work_against_the_api() {
             (me["role"].as_str(), me["extension"].as_str()),
             (Some("user"), Some("202"))
         );
-        let op = last(token_create(&store, "operator", None, None).await.unwrap());
+        let op = last(
+            token_create(&store, "operator", None, None, None)
+                .await
+                .unwrap(),
+        );
         assert_eq!(c.get("/tenants", Some(&op)).await.status, 200);
-        assert!(token_create(&store, "user", Some("a.example.com"), None)
+        assert!(
+            token_create(&store, "user", Some("a.example.com"), None, None)
+                .await
+                .is_err()
+        );
+        assert!(
+            token_create(&store, "operator", Some("a.example.com"), None, None)
+                .await
+                .is_err()
+        );
+        assert!(
+            token_create(&store, "admin", Some("nope.example.com"), None, None)
+                .await
+                .is_err()
+        );
+        assert!(token_create(&store, "root", None, None, None)
             .await
             .is_err());
-        assert!(
-            token_create(&store, "operator", Some("a.example.com"), None)
-                .await
-                .is_err()
-        );
-        assert!(
-            token_create(&store, "admin", Some("nope.example.com"), None)
-                .await
-                .is_err()
-        );
-        assert!(token_create(&store, "root", None, None).await.is_err());
         let a = store
             .tenant_by_domain("a.example.com")
             .await
@@ -206,6 +216,41 @@ async fn cli_tokens_work_against_the_api() {
             .unwrap();
         store.delete_tenant(b.id).await.unwrap();
         assert_eq!(c.get("/me/token", Some(&user)).await.status, 401);
+
+        // Rotation: the new token works at once, the old one until its
+        // grace period ends (here at once), then never again.
+        use centrale_host::cli_tokens::{token, TokenCmd};
+        let old = store
+            .list_api_tokens(Some(a.id))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.role == centrale_host::store::TokenRole::Admin)
+            .max_by_key(|t| t.id)
+            .unwrap();
+        assert_eq!(c.get("/me/token", Some(&admin)).await.status, 200);
+        let out = token(
+            &store,
+            TokenCmd::Rotate {
+                tenant: Some("a.example.com".into()),
+                id: old.id,
+                grace_secs: 0,
+                expires_in_days: Some(30),
+            },
+        )
+        .await
+        .unwrap();
+        let fresh = last(out);
+        assert_eq!(c.get("/me/token", Some(&fresh)).await.status, 200);
+        assert_eq!(
+            c.get("/me/token", Some(&admin)).await.status,
+            401,
+            "the old token still works"
+        );
+        let rotated = store.list_api_tokens(Some(a.id)).await.unwrap();
+        assert!(rotated.iter().any(|t| t
+            .expires_at
+            .is_some_and(|e| e > centrale_host::now_ms() + 29 * 86_400_000)));
     })
     .await;
 }

@@ -288,7 +288,7 @@ async fn check_references(store: &Store) {
     assert!(!store.blob_is_referenced(&sha1).await.unwrap());
     // a mail of the outbox holds its message blob
     store
-        .outbox_insert(a.id, "pbx@a.test", &["anna@a.test".to_string()], &sha2)
+        .outbox_insert(a.id, "pbx@a.test", &["anna@a.test".to_string()], &sha2, 10)
         .await
         .unwrap();
     assert!(store.blob_is_referenced(&sha2).await.unwrap());

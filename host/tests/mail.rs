@@ -21,6 +21,7 @@ on_both!(
     check_gives_up,
     check_without_smtp_writes_eml,
     check_bad_address,
+    check_plugin_mail_policy,
 );
 on_both_with_url!(check_restart_resumes);
 
@@ -108,6 +109,7 @@ fn config(smtp_port: Option<u16>) -> MailConfig {
         max_attempts: 50,
         // longer than DEADLINE: the worker must be woken, not polled
         poll_secs: 600,
+        tenant_mails_per_hour: 3,
     }
 }
 
@@ -401,4 +403,94 @@ fn mail_section_of_the_config() {
     let bad: Config = toml::from_str("[mail.smtp]\nhost = \"h\"\nusername = \"u\"\n").unwrap();
     assert!(bad.validate().is_err());
     assert!(toml::from_str::<Config>("[mail]\nsmtp_host = \"h\"\n").is_err());
+}
+
+/// What a plugin may mail: the tenant's users and the domains the operator
+/// allowed, from the tenant's sender, a few mails an hour; and queued mail
+/// counts toward the tenant's storage limit.
+async fn check_plugin_mail_policy(store: &Store) {
+    use centrale_host::runtime::host::MailMessage;
+    use centrale_host::runtime::Scope;
+    use centrale_host::tenancy::storage::Storage;
+    let dir = tempfile::tempdir().unwrap();
+    let t = store
+        .create_tenant("a.test", "Acme BV", 3, "0")
+        .await
+        .unwrap();
+    store
+        .create_user(t.id, "201", "Ann", "ann@a.test", &[])
+        .await
+        .unwrap();
+    let blobs = BlobStore::open(dir.path().join("blobs")).unwrap();
+    let storage = Storage::new(blobs, Some(mailer(store, dir.path(), config(None))));
+    let scope = Scope {
+        tenant_id: t.id,
+        tenant_domain: t.domain.clone(),
+        plugin_id: "voicemail".into(),
+        subject_id: None,
+    };
+    let msg = |to: &str| MailMessage {
+        to: vec![to.to_string()],
+        cc: vec![],
+        subject: "Voicemail".into(),
+        text: "hello".into(),
+        attachments: vec![],
+    };
+    // A stranger's address is refused, the user's accepted (any case).
+    let r = storage
+        .send_mail(store, &scope, msg("victim@elsewhere.example"))
+        .await;
+    assert!(
+        matches!(&r, Err(centrale_host::runtime::host::MailError::Invalid(m)) if m.contains("victim")),
+        "{r:?}"
+    );
+    let id = storage
+        .send_mail(store, &scope, msg("Ann@A.test"))
+        .await
+        .unwrap();
+    let queued = store
+        .outbox_get(i64::try_from(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // From the host's address under the tenant's name.
+    assert!(
+        queued.mail_from.contains("pbx@centrale.test"),
+        "{}",
+        queued.mail_from
+    );
+    // The operator allows a domain and sets the tenant's sender.
+    store
+        .set_tenant_mail_policy(
+            t.id,
+            &centrale_host::store::MailPolicy {
+                from_address: "voicemail@acme.example".into(),
+                allowed_domains: vec!["Partner.Example".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let id = storage
+        .send_mail(store, &scope, msg("bob@partner.example"))
+        .await
+        .unwrap();
+    let queued = store
+        .outbox_get(i64::try_from(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.mail_from, "voicemail@acme.example");
+    // Three mails an hour in this configuration: the fourth waits.
+    storage
+        .send_mail(store, &scope, msg("ann@a.test"))
+        .await
+        .unwrap();
+    let r = storage.send_mail(store, &scope, msg("ann@a.test")).await;
+    assert!(
+        matches!(&r, Err(centrale_host::runtime::host::MailError::Unavailable(m)) if m.contains("3 mails")),
+        "{r:?}"
+    );
+    // Queued mail counts toward the storage limit.
+    let used = store.tenant_storage_usage(t.id).await.unwrap();
+    assert!(used.outbox > 0, "{used:?}");
 }

@@ -44,10 +44,22 @@ pub async fn create_token(
     tenant_id: Option<i64>,
     user_id: Option<i64>,
 ) -> crate::store::Result<NewToken> {
+    create_expiring_token(store, role, tenant_id, user_id, None).await
+}
+
+/// [`create_token`] for a token that stops working at `expires_at` (unix
+/// ms; `None`: never).
+pub async fn create_expiring_token(
+    store: &Store,
+    role: TokenRole,
+    tenant_id: Option<i64>,
+    user_id: Option<i64>,
+    expires_at: Option<i64>,
+) -> crate::store::Result<NewToken> {
     let bytes: [u8; 32] = rand::random();
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let token = store
-        .create_api_token(&token_hash(&secret), role, tenant_id, user_id)
+        .create_api_token(&token_hash(&secret), role, tenant_id, user_id, expires_at)
         .await?;
     Ok(NewToken { secret, token })
 }

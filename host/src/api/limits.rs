@@ -77,7 +77,80 @@ async fn put_limits(
     Ok(axum::Json(limits.into()))
 }
 
+/// What a tenant's plugins may mail.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MailPolicyBody {
+    /// Sender of the tenant's mail; empty: the host's address under the
+    /// tenant's name.
+    #[serde(default)]
+    pub from_address: String,
+    /// Domains the tenant's plugins may mail besides its users' own
+    /// addresses.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+}
+
+/// A tenant's mail policy.
+#[utoipa::path(get, path = "/tenants/{tenant_id}/mail", tag = "operator",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    responses((status = 200, body = MailPolicyBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_mail(
+    _: Operator,
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::Json<MailPolicyBody>> {
+    super::tenant_or_404(&s.store, id).await?;
+    let p = s.store.tenant_mail_policy(id).await?;
+    Ok(axum::Json(MailPolicyBody {
+        from_address: p.from_address,
+        allowed_domains: p.allowed_domains,
+    }))
+}
+
+/// Set what a tenant's plugins may mail: its sender, and the domains
+/// besides its users' addresses.
+#[utoipa::path(put, path = "/tenants/{tenant_id}/mail", tag = "operator",
+    params(("tenant_id" = i64, Path, description = "Tenant id")),
+    request_body = MailPolicyBody,
+    responses((status = 200, body = MailPolicyBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn put_mail(
+    _: Operator,
+    State(s): State<ApiState>,
+    Path(id): Path<i64>,
+    Json(b): Json<MailPolicyBody>,
+) -> ApiResult<axum::Json<MailPolicyBody>> {
+    super::tenant_or_404(&s.store, id).await?;
+    let p = crate::store::MailPolicy {
+        from_address: b.from_address.trim().to_string(),
+        allowed_domains: b.allowed_domains,
+    };
+    s.store
+        .set_tenant_mail_policy(id, &p)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Invalid(m) => {
+                let field = if m.contains("domain") {
+                    "allowed_domains"
+                } else {
+                    "from_address"
+                };
+                ApiError::invalid(m).field(field)
+            }
+            other => other.into(),
+        })?;
+    let p = s.store.tenant_mail_policy(id).await?;
+    Ok(axum::Json(MailPolicyBody {
+        from_address: p.from_address,
+        allowed_domains: p.allowed_domains,
+    }))
+}
+
 /// The limits routes.
 pub fn routes() -> OpenApiRouter<ApiState> {
-    OpenApiRouter::new().routes(routes!(get_limits, put_limits))
+    OpenApiRouter::new()
+        .routes(routes!(get_limits, put_limits))
+        .routes(routes!(get_mail, put_mail))
 }

@@ -41,7 +41,7 @@ pub mod plugins;
 pub mod upload;
 pub mod user;
 
-pub use auth::{create_token, NewToken};
+pub use auth::{create_expiring_token, create_token, NewToken};
 
 /// Largest request body but greetings (bytes).
 pub const MAX_BODY_BYTES: usize = 1 << 20;

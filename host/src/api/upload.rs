@@ -105,6 +105,16 @@ async fn upload(
         ))
         .field("component_base64"));
     }
+    if !s
+        .store
+        .tenant_storage_allows(a.tenant, wasm.len() as u64)
+        .await?
+    {
+        return Err(ApiError::invalid(
+            "the component would take the tenant over its storage limit",
+        )
+        .field("component_base64"));
+    }
     let (m, w) = (manifest.clone(), wasm.clone());
     let loaded = tokio::task::spawn_blocking(move || crate::runtime::validate_component(&m, &w))
         .await

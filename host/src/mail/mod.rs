@@ -112,6 +112,16 @@ impl Mailer {
         }
     }
 
+    /// The host's sender address (`[mail] from`).
+    pub fn default_from(&self) -> &str {
+        &self.inner.cfg.from
+    }
+
+    /// Mails one tenant's plugins may queue per hour (0: no limit).
+    pub fn tenant_mails_per_hour(&self) -> u32 {
+        self.inner.cfg.tenant_mails_per_hour
+    }
+
     /// Builds the message (multipart when it has attachments), stores its
     /// raw bytes as a blob and the outbox row, and returns the row's id once
     /// both are durable. Wakes the worker. A bad address or content type is
@@ -123,7 +133,13 @@ impl Mailer {
         let id = self
             .inner
             .store
-            .outbox_insert(tenant_id, &built.from, &built.recipients, &sha)
+            .outbox_insert(
+                tenant_id,
+                &built.from,
+                &built.recipients,
+                &sha,
+                built.raw.len() as u64,
+            )
             .await?;
         tracing::debug!(
             id,

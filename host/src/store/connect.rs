@@ -59,6 +59,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "plugin_approval",
         include_str!("../../migrations/sqlite/0008_plugin_approval.sql"),
     ),
+    (
+        9,
+        "mail_policy_tokens",
+        include_str!("../../migrations/sqlite/0009_mail_policy_tokens.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -102,6 +107,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "plugin_approval",
         include_str!("../../migrations/postgres/0008_plugin_approval.sql"),
+    ),
+    (
+        9,
+        "mail_policy_tokens",
+        include_str!("../../migrations/postgres/0009_mail_policy_tokens.sql"),
     ),
 ];
 

@@ -14,8 +14,33 @@ pub struct TenantLimits {
     pub max_concurrent_calls: i64,
     /// New calls of the tenant per minute.
     pub max_calls_per_minute: i64,
-    /// Bytes of plugin blobs (recordings, greetings) of the tenant.
+    /// Bytes the tenant stores: plugin blobs (recordings, greetings),
+    /// plugin key-value state, queued mail and its private plugins'
+    /// components (see [`StorageUsage`]).
     pub max_storage_bytes: i64,
+}
+
+/// What a tenant stores, bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StorageUsage {
+    /// Plugin blobs (recordings, greetings, faxes).
+    pub blobs: u64,
+    /// Plugin key-value values.
+    pub kv: u64,
+    /// Mail not yet delivered (queued or given up).
+    pub outbox: u64,
+    /// Components of the tenant's private plugins.
+    pub components: u64,
+}
+
+impl StorageUsage {
+    /// Everything.
+    pub fn total(&self) -> u64 {
+        self.blobs
+            .saturating_add(self.kv)
+            .saturating_add(self.outbox)
+            .saturating_add(self.components)
+    }
 }
 
 impl TenantLimits {
@@ -79,6 +104,45 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Everything the tenant stores (see [`StorageUsage`]).
+    pub async fn tenant_storage_usage(&self, tenant_id: i64) -> Result<StorageUsage> {
+        let one = |sql: &'static str| async move {
+            let row = sqlx::query(sql)
+                .bind(tenant_id)
+                .fetch_one(&self.pool)
+                .await?;
+            Ok::<u64, StoreError>(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
+        };
+        Ok(StorageUsage {
+            blobs: self.tenant_blob_usage(tenant_id).await?,
+            kv: one(
+                "SELECT CAST(COALESCE(SUM(LENGTH(value)), 0) AS BIGINT) FROM plugin_kv \
+                 WHERE tenant_id = $1",
+            )
+            .await?,
+            outbox: one("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM outbox \
+                 WHERE tenant_id = $1 AND status <> 'sent'")
+            .await?,
+            components: one(
+                "SELECT CAST(COALESCE(SUM(c.size), 0) AS BIGINT) FROM plugin_components c \
+                 WHERE c.sha256 IN (SELECT p.wasm_sha256 FROM plugins p WHERE p.scope = $1 \
+                 AND p.scope <> 0)",
+            )
+            .await?,
+        })
+    }
+
+    /// Whether storing `more` bytes keeps the tenant within its storage
+    /// limit (always, when it has none).
+    pub async fn tenant_storage_allows(&self, tenant_id: i64, more: u64) -> Result<bool> {
+        let limit = self.tenant_limits(tenant_id).await?.max_storage_bytes;
+        if limit <= 0 {
+            return Ok(true);
+        }
+        let used = self.tenant_storage_usage(tenant_id).await?.total();
+        Ok(used.saturating_add(more) <= u64::try_from(limit).unwrap_or(u64::MAX))
     }
 
     /// Bytes of all plugin blobs of the tenant.

@@ -108,13 +108,14 @@ impl Store {
         mail_from: &str,
         recipients: &[String],
         sha256: &str,
+        size: u64,
     ) -> Result<i64> {
         let now = crate::now_ms();
         let recipients = serde_json::to_string(recipients)
             .map_err(|e| StoreError::Invalid(format!("cannot encode the recipients: {e}")))?;
         let row = sqlx::query(
             "INSERT INTO outbox (tenant_id, mail_from, recipients, sha256, attempts, \
-             next_attempt_at, status, created_at) VALUES ($1, $2, $3, $4, 0, $5, 'queued', $6) \
+             next_attempt_at, status, created_at, size) VALUES ($1, $2, $3, $4, 0, $5, 'queued', $6, $7) \
              RETURNING id",
         )
         .bind(tenant_id)
@@ -123,6 +124,7 @@ impl Store {
         .bind(sha256)
         .bind(now)
         .bind(now)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get(0)?)

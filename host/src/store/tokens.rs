@@ -54,12 +54,14 @@ pub struct ApiToken {
     pub created_at: i64,
     /// Unix ms of the last request made with it.
     pub last_used: Option<i64>,
+    /// Unix ms from which it no longer works; `None`: it does not expire.
+    pub expires_at: Option<i64>,
 }
 
 /// How stale `last_used` may get before a request updates it.
 const LAST_USED_GRANULARITY_MS: i64 = 60_000;
 
-const TOKEN_COLS: &str = "id, role, tenant_id, user_id, created_at, last_used";
+const TOKEN_COLS: &str = "id, role, tenant_id, user_id, created_at, last_used, expires_at";
 
 fn token_from_row(r: &AnyRow) -> Result<ApiToken> {
     let role: String = r.try_get(1)?;
@@ -71,6 +73,7 @@ fn token_from_row(r: &AnyRow) -> Result<ApiToken> {
         user_id: r.try_get(3)?,
         created_at: r.try_get(4)?,
         last_used: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
     })
 }
 
@@ -86,6 +89,7 @@ impl Store {
         role: TokenRole,
         tenant_id: Option<i64>,
         user_id: Option<i64>,
+        expires_at: Option<i64>,
     ) -> Result<ApiToken> {
         let fits = match role {
             TokenRole::Operator => tenant_id.is_none() && user_id.is_none(),
@@ -113,14 +117,15 @@ impl Store {
         }
         let now = crate::now_ms();
         let row = sqlx::query(
-            "INSERT INTO api_tokens (token_sha256, role, tenant_id, user_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO api_tokens (token_sha256, role, tenant_id, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(sha256_hex.to_ascii_lowercase())
         .bind(role.name())
         .bind(tenant_id)
         .bind(user_id)
         .bind(now)
+        .bind(expires_at)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| {
@@ -140,7 +145,35 @@ impl Store {
             user_id,
             created_at: now,
             last_used: None,
+            expires_at,
         })
+    }
+
+    /// Makes token `id` (of `tenant_id`; `None`: the operator's) expire at
+    /// `at` (unix ms); returns whether there was such a token.
+    pub async fn expire_api_token(&self, tenant_id: Option<i64>, id: i64, at: i64) -> Result<bool> {
+        let done = match tenant_id {
+            Some(t) => {
+                sqlx::query(
+                    "UPDATE api_tokens SET expires_at = $1 WHERE id = $2 AND tenant_id = $3",
+                )
+                .bind(at)
+                .bind(id)
+                .bind(t)
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE api_tokens SET expires_at = $1 WHERE id = $2 AND tenant_id IS NULL",
+                )
+                .bind(at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+            }
+        };
+        Ok(done.rows_affected() > 0)
     }
 
     /// The token with this hash; its `last_used` is set to now when older
@@ -158,6 +191,9 @@ impl Store {
             return Ok(None);
         };
         let now = crate::now_ms();
+        if token.expires_at.is_some_and(|t| now >= t) {
+            return Ok(None);
+        }
         if token
             .last_used
             .is_none_or(|t| now - t >= LAST_USED_GRANULARITY_MS)

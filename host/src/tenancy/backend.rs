@@ -332,6 +332,16 @@ impl HostBackend for DbBackend {
         value: Vec<u8>,
     ) -> BoxFuture<'a, Result<(), WitKvError>> {
         Box::pin(async move {
+            // The tenant's storage limit counts key-value state too.
+            match self
+                .store
+                .tenant_storage_allows(scope.tenant_id, value.len() as u64)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return Err(WitKvError::QuotaExceeded),
+                Err(e) => return Err(wit_kv_error(scope, KvError::Store(e))),
+            }
             self.store
                 .kv_set(&kv_scope(scope), key, &value)
                 .await

@@ -87,9 +87,10 @@ impl Storage {
             .max_storage_bytes;
         if limit > 0 {
             let tenant_used = store
-                .tenant_blob_usage(scope.tenant_id)
+                .tenant_storage_usage(scope.tenant_id)
                 .await
-                .map_err(unavailable)?;
+                .map_err(unavailable)?
+                .total();
             let after = tenant_used.saturating_sub(replaced).saturating_add(size);
             if after > u64::try_from(limit).unwrap_or(u64::MAX) {
                 return Err(BlobError::QuotaExceeded);
@@ -222,6 +223,74 @@ impl Storage {
     }
 
     /// Queues a plugin's mail, reading blob attachments from its scope.
+    /// Checks `m` against the tenant's mail policy and quota; returns the
+    /// sender to use. Recipients must be addresses of the tenant's users or
+    /// in a domain the operator allowed for the tenant; a tenant sends at
+    /// most `[mail] tenant_mails_per_hour`; the sender is the tenant's (the
+    /// operator's setting) or the host's address under the tenant's name.
+    async fn mail_policy(
+        &self,
+        store: &Store,
+        tenant_id: i64,
+        m: &MailMessage,
+        mailer: &Mailer,
+    ) -> Result<String, MailError> {
+        let unavailable = |e: crate::store::StoreError| MailError::Unavailable(e.to_string());
+        let policy = store
+            .tenant_mail_policy(tenant_id)
+            .await
+            .map_err(unavailable)?;
+        for rcpt in m.to.iter().chain(&m.cc) {
+            let domain = rcpt
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase())
+                .unwrap_or_default();
+            let allowed = policy.allowed_domains.contains(&domain)
+                || store
+                    .tenant_has_user_email(tenant_id, rcpt)
+                    .await
+                    .map_err(unavailable)?;
+            if !allowed {
+                return Err(MailError::Invalid(format!(
+                    "`{rcpt}` is neither a user of this tenant nor in a domain the operator allowed"
+                )));
+            }
+        }
+        let per_hour = mailer.tenant_mails_per_hour();
+        if per_hour > 0 {
+            let since = crate::now_ms() - 3_600_000;
+            let sent = store
+                .outbox_count_since(tenant_id, since)
+                .await
+                .map_err(unavailable)?;
+            if sent >= i64::from(per_hour) {
+                return Err(MailError::Unavailable(format!(
+                    "the tenant sent its {per_hour} mails of this hour"
+                )));
+            }
+        }
+        if !policy.from_address.is_empty() {
+            return Ok(policy.from_address);
+        }
+        let name = store
+            .tenant(tenant_id)
+            .await
+            .map_err(unavailable)?
+            .map(|t| t.name)
+            .unwrap_or_default();
+        let name: String = name
+            .chars()
+            .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '<' | '>'))
+            .take(64)
+            .collect();
+        let host_from = mailer.default_from();
+        Ok(if name.trim().is_empty() {
+            host_from.to_string()
+        } else {
+            format!("\"{}\" <{}>", name.trim(), bare_address(host_from))
+        })
+    }
+
     pub async fn send_mail(
         &self,
         store: &Store,
@@ -231,6 +300,7 @@ impl Storage {
         let Some(mailer) = &self.mailer else {
             return Err(MailError::Unavailable("no outbox configured".into()));
         };
+        let from = self.mail_policy(store, scope.tenant_id, &m, mailer).await?;
         let mut attachments = Vec::with_capacity(m.attachments.len());
         let mut total = 0usize;
         for a in m.attachments {
@@ -256,9 +326,21 @@ impl Storage {
                 data,
             });
         }
+        // Queued mail counts toward the tenant's storage limit (base64
+        // makes attachments a third larger).
+        let size = (total as u64).saturating_mul(4) / 3 + m.text.len() as u64;
+        match store.tenant_storage_allows(scope.tenant_id, size).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(MailError::Unavailable(
+                    "the tenant's storage limit is reached".into(),
+                ))
+            }
+            Err(e) => return Err(MailError::Unavailable(e.to_string())),
+        }
         let mail = Mail {
             tenant_id: scope.tenant_id,
-            from: None,
+            from: Some(from),
             to: m.to,
             cc: m.cc,
             subject: m.subject,
@@ -270,5 +352,13 @@ impl Storage {
             Err(crate::mail::MailError::Invalid(why)) => Err(MailError::Invalid(why)),
             Err(e) => Err(MailError::Unavailable(e.to_string())),
         }
+    }
+}
+
+/// `a@b` of `Name <a@b>` (or the string itself).
+fn bare_address(s: &str) -> &str {
+    match (s.find('<'), s.rfind('>')) {
+        (Some(i), Some(j)) if i < j => &s[i + 1..j],
+        _ => s.trim(),
     }
 }
