@@ -364,12 +364,15 @@ async fn the_instance_pool_is_bounded_and_shared_between_tenants() {
 
 /// A backend whose `settings` hangs (a stuck database): the invocation is
 /// cut at the deadline even while the guest waits in a host call.
-struct StuckSettings(Arc<centrale_host::runtime::memory_backend::MemoryBackend>);
+struct StuckSettings(
+    Arc<centrale_host::runtime::memory_backend::MemoryBackend>,
+    Duration,
+);
 
 impl centrale_host::runtime::HostBackend for StuckSettings {
     fn settings<'a>(&'a self, _scope: &'a Scope) -> BoxFuture<'a, String> {
         Box::pin(async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+            tokio::time::sleep(self.1).await;
             "{}".to_string()
         })
     }
@@ -422,9 +425,14 @@ async fn a_stuck_host_call_is_cut_at_the_deadline() {
     let config = RuntimeConfig {
         cache_dir: Some(shared_cache_dir()),
         hook_timeout: Duration::from_millis(200),
+        hook_wall_timeout: Duration::from_millis(400),
         ..RuntimeConfig::default()
     };
-    let rt = Runtime::new(config, Arc::new(StuckSettings(backend()))).unwrap();
+    let rt = Runtime::new(
+        config,
+        Arc::new(StuckSettings(backend(), Duration::from_secs(3600))),
+    )
+    .unwrap();
     let good = load(&rt, "good");
     let started = Instant::now();
     let outcome = rt
@@ -459,4 +467,29 @@ async fn a_stuck_host_call_is_cut_at_the_deadline() {
         )
         .await;
     assert_eq!(next, HookOutcome::Decision(anonymous_rejection()));
+}
+
+/// A slow database (150 ms for settings) is not the plugin's fault: with
+/// 50 ms of CPU allowed it still decides, since waiting costs no CPU.
+#[tokio::test]
+async fn a_slow_host_does_not_cut_off_a_well_behaved_plugin() {
+    let config = RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        hook_timeout: Duration::from_millis(50),
+        ..RuntimeConfig::default()
+    };
+    let rt = Runtime::new(
+        config,
+        Arc::new(StuckSettings(backend(), Duration::from_millis(150))),
+    )
+    .unwrap();
+    let good = load(&rt, "good");
+    let outcome = rt
+        .invoke(
+            &good,
+            scope(TENANT_A, &good, Some(1)),
+            HookCall::NoAnswer(call(TENANT_A, "c", false)),
+        )
+        .await;
+    assert!(matches!(outcome, HookOutcome::Decision(_)), "{outcome:?}");
 }

@@ -10,6 +10,9 @@ use centrale_tests::rtp::RtpPeer;
 use centrale_tests::{build_test_plugin, Pbx, DEMO_DOMAIN};
 
 const PLUGIN: &str = "test-session-hostile";
+/// The same plugin installed privately for the demo tenant: its id is in
+/// the tenant's namespace.
+const PRIVATE: &str = "test-session-hostile@demo.centrale.test";
 
 /// Builds host/tests/plugins/session-hostile (a WIT 0.2 component).
 fn build_hostile() -> (PathBuf, PathBuf) {
@@ -49,6 +52,10 @@ fn install(pbx: &Pbx) {
 }
 
 fn enable(pbx: &Pbx, user: &str, mode: &str) {
+    enable_plugin(pbx, PLUGIN, user, mode);
+}
+
+fn enable_plugin(pbx: &Pbx, plugin: &str, user: &str, mode: &str) {
     let settings = format!("{{\"mode\":\"{mode}\"}}");
     admin(
         pbx,
@@ -58,7 +65,7 @@ fn enable(pbx: &Pbx, user: &str, mode: &str) {
             "--tenant",
             DEMO_DOMAIN,
             "--plugin",
-            PLUGIN,
+            plugin,
             "--user",
             user,
             "--settings",
@@ -153,13 +160,13 @@ fn a_new_version_serves_new_calls_while_a_running_session_finishes_on_the_old_on
             "--tenant",
             DEMO_DOMAIN,
             "--plugin",
-            PLUGIN,
+            PRIVATE,
             "--quantity",
             "3",
         ],
         "licence grant",
     );
-    enable(&pbx, "201", "slow");
+    enable_plugin(&pbx, PRIVATE, "201", "slow");
 
     let call = |ear: &RtpPeer| {
         pbx.sipp("uac_wait_bye.xml")

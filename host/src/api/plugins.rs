@@ -73,7 +73,10 @@ pub async fn visible_manifest(s: &ApiState, tenant: i64, plugin: &str) -> ApiRes
             other => other.into(),
         })?
         .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} not found")))?;
-    Manifest::from_toml(&p.manifest).map_err(ApiError::internal)
+    let mut m = Manifest::from_toml(&p.manifest).map_err(ApiError::internal)?;
+    // A private plugin's catalogue id is in its tenant's namespace.
+    m.id = p.id;
+    Ok(m)
 }
 
 /// The field a schema error names: `$.a.b: must be ...` → `settings.a.b`;

@@ -34,12 +34,15 @@ async fn visible_manifest(store: &Store, t: &Tenant, plugin: &str) -> anyhow::Re
             t.domain
         )
     })?;
-    Manifest::from_toml(&p.manifest).map_err(|e| {
+    let mut m = Manifest::from_toml(&p.manifest).map_err(|e| {
         anyhow!(
             "the stored manifest of {plugin} {} is not valid: {e}",
             p.version
         )
-    })
+    })?;
+    // A private plugin's catalogue id is in its tenant's namespace.
+    m.id = p.id;
+    Ok(m)
 }
 
 /// `plugin install`: validates the manifest, checks the component's imports

@@ -33,7 +33,10 @@ pub enum SessionOutcome {
 /// The budgets of one store.
 struct Budget {
     fuel: u64,
+    /// Wall-clock deadline.
     timeout: Duration,
+    /// CPU time the invocation may take (`None`: only the wall clock).
+    cpu: Option<Duration>,
     host_calls: u32,
 }
 
@@ -78,13 +81,13 @@ impl Runtime {
         };
         let budget = self.hook_budget();
         let timeout = budget.timeout;
-        let mut store = match self.store(scope, call.call().id.clone(), &budget, None) {
+        let running = Running::default();
+        let mut store = match self.store(scope, call.call().id.clone(), &budget, None, &running) {
             Ok(s) => s,
             Err(e) => return HookOutcome::fault(FaultKind::Instantiate, e),
         };
         let deadline = Instant::now() + timeout;
         let mut phase = Phase::Instantiate;
-        let running = Running::default();
         let result = tokio::time::timeout_at(
             deadline.into(),
             running.time(call_hook(&plugin.pre, &mut store, call, &mut phase)),
@@ -95,7 +98,7 @@ impl Runtime {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => classify(&e, store.data(), phase, timeout),
         };
-        running.blame(outcome, timeout)
+        running.blame(outcome, self.config.hook_timeout)
         // `store` and the instance are dropped here: nothing survives the call.
     }
 
@@ -118,6 +121,7 @@ impl Runtime {
         let budget = Budget {
             fuel: self.config.fuel_per_session,
             timeout: self.config.session_timeout,
+            cpu: None,
             host_calls: self.config.max_host_calls_per_session,
         };
         let timeout = budget.timeout;
@@ -130,7 +134,13 @@ impl Runtime {
                 }
             }
         };
-        let mut store = match self.store(scope, call.id.clone(), &budget, Some(leg)) {
+        let mut store = match self.store(
+            scope,
+            call.id.clone(),
+            &budget,
+            Some(leg),
+            &Running::default(),
+        ) {
             Ok(s) => s,
             Err(e) => {
                 return SessionOutcome::Fault {
@@ -179,7 +189,8 @@ impl Runtime {
         };
         let budget = self.hook_budget();
         let timeout = budget.timeout;
-        let mut store = match self.store(scope, "timer".to_string(), &budget, None) {
+        let running = Running::default();
+        let mut store = match self.store(scope, "timer".to_string(), &budget, None, &running) {
             Ok(s) => s,
             Err(e) => return HookOutcome::fault(FaultKind::Instantiate, e),
         };
@@ -193,14 +204,13 @@ impl Runtime {
                 .call_on_timer(&mut store, &subject)
                 .await
         };
-        let running = Running::default();
         let result = tokio::time::timeout_at(deadline.into(), running.time(run)).await;
         let outcome = match result {
             Err(_) => HookOutcome::fault(FaultKind::Timeout, timeout_message(timeout)),
             Ok(Ok(())) => HookOutcome::Done,
             Ok(Err(e)) => classify(&e, store.data(), phase, timeout),
         };
-        let outcome = running.blame(outcome, timeout);
+        let outcome = running.blame(outcome, self.config.hook_timeout);
         plugin.stats.record(&outcome);
         outcome
     }
@@ -208,7 +218,8 @@ impl Runtime {
     fn hook_budget(&self) -> Budget {
         Budget {
             fuel: self.config.fuel_per_hook,
-            timeout: self.config.hook_timeout,
+            timeout: self.config.hook_wall_timeout.max(self.config.hook_timeout),
+            cpu: Some(self.config.hook_timeout),
             host_calls: self.config.max_host_calls,
         }
     }
@@ -221,8 +232,10 @@ impl Runtime {
         call_id: String,
         budget: &Budget,
         leg: Option<Arc<dyn SessionLeg>>,
+        running: &Running,
     ) -> Result<Store<StoreState>, String> {
         let deadline = Instant::now() + budget.timeout;
+        let (cpu_budget, running) = (budget.cpu, running.clone());
         let mut host = HostState::new(scope, self.backend.clone(), call_id, budget.host_calls);
         host.leg = leg;
         let state = StoreState {
@@ -235,10 +248,12 @@ impl Runtime {
         store
             .set_fuel(budget.fuel)
             .map_err(|e| format!("fuel: {e}"))?;
-        // Every tick past the first: give the executor back, or stop at the deadline.
+        // Every tick past the first: give the executor back, or stop at the
+        // deadline (the CPU budget, or the wall-clock backstop).
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
-            if Instant::now() >= deadline {
+            let out_of_cpu = cpu_budget.is_some_and(|b| running.ran() >= b);
+            if out_of_cpu || Instant::now() >= deadline {
                 ctx.data_mut().timed_out = true;
                 Ok(UpdateDeadline::Interrupt)
             } else {
@@ -269,22 +284,28 @@ impl Running {
         Duration::from_nanos(self.0.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// A timeout of a guest that ran for less than half of the deadline
-    /// was the host's doing (starved of CPU, or waiting for the database):
-    /// `HostDelay`, which does not count toward a suspension.
-    fn blame(&self, outcome: HookOutcome, timeout: Duration) -> HookOutcome {
+    /// A timeout of a guest that did not use its CPU budget `cpu` was the
+    /// host's doing (starved of CPU, or waiting for the database): the
+    /// wall-clock backstop fired. `HostDelay`, which does not count toward
+    /// a suspension. One that used it is the plugin's `Timeout`.
+    fn blame(&self, outcome: HookOutcome, cpu: Duration) -> HookOutcome {
         match outcome {
             HookOutcome::Fault {
                 kind: FaultKind::Timeout,
                 ..
-            } if self.ran() < timeout / 2 => HookOutcome::fault(
+            } if self.ran() < cpu => HookOutcome::fault(
                 FaultKind::HostDelay,
                 format!(
-                    "the {} ms deadline passed while the plugin had only {} ms of CPU (waiting for a CPU or the host)",
-                    timeout.as_millis(),
-                    self.ran().as_millis()
+                    "the wall-clock backstop passed while the plugin had {} ms of its {} ms of CPU \
+                     (waiting for a CPU or the host)",
+                    self.ran().as_millis(),
+                    cpu.as_millis()
                 ),
             ),
+            HookOutcome::Fault {
+                kind: FaultKind::Timeout,
+                ..
+            } => HookOutcome::fault(FaultKind::Timeout, timeout_message(cpu)),
             other => other,
         }
     }

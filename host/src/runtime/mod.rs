@@ -60,8 +60,15 @@ pub struct RuntimeConfig {
     /// Instruction budget (wasmtime fuel) of one hook invocation,
     /// instantiation included.
     pub fuel_per_hook: u64,
-    /// Wall-clock budget of one invocation, host calls included.
+    /// Time one hook invocation may run on a CPU (guest code and the host
+    /// functions it calls synchronously). Waiting — for a CPU when the
+    /// machine is busy, for the database — does not count: a well-behaved
+    /// plugin is not cut off because the host was slow.
     pub hook_timeout: Duration,
+    /// Wall-clock backstop of one hook invocation, waiting included. A
+    /// hook cut off here without having used its `hook_timeout` faults as
+    /// `HostDelay` (the host's trouble).
+    pub hook_wall_timeout: Duration,
     /// Cap on the total linear memory of one instance, bytes.
     pub memory_limit: usize,
     /// Cap on the total table elements of one instance.
@@ -90,6 +97,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             fuel_per_hook: 50_000_000,
             hook_timeout: Duration::from_millis(50),
+            hook_wall_timeout: Duration::from_secs(2),
             memory_limit: 16 << 20,
             table_limit: 20_000,
             max_instances: 1000,

@@ -64,7 +64,8 @@ impl HookCall {
 pub enum FaultKind {
     /// The guest trapped (panic, `unreachable`, stack overflow, a WASI stub).
     Trap,
-    /// The wall-clock deadline (`hook_timeout`) passed.
+    /// The invocation ran longer than it may: `hook_timeout` of CPU for a
+    /// hook or timer, `session_timeout` for a session.
     Timeout,
     /// The instruction budget (`fuel_per_hook`) ran out.
     OutOfFuel,

@@ -11,9 +11,10 @@ use bytes::Bytes;
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Largest accepted body, bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Most Via entries of a request the host answers (a response echoes them
-/// all: more would make the host a reflector).
-pub const MAX_VIAS: usize = 10;
+/// Most Via entries of a request the host answers: a response echoes them
+/// all, so a pile of Vias buys an attacker a big response for free work.
+/// 64 is far beyond any real proxy chain (RFC 4475's longreq has 34).
+pub const MAX_VIAS: usize = 64;
 
 /// Why a message was refused, and what to answer if it was a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ pub struct MailPolicy {
     /// empty: the host's `[mail] from`, with the tenant's name.
     pub from_address: String,
     /// Domains (lowercase) the tenant's plugins may mail besides its
-    /// users' own addresses.
+    /// users' own addresses and its own domain.
     pub allowed_domains: Vec<String>,
 }
 

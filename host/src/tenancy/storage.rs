@@ -224,14 +224,15 @@ impl Storage {
 
     /// Queues a plugin's mail, reading blob attachments from its scope.
     /// Checks `m` against the tenant's mail policy and quota; returns the
-    /// sender to use. Recipients must be addresses of the tenant's users or
-    /// in a domain the operator allowed for the tenant; a tenant sends at
+    /// sender to use. Recipients must be addresses of the tenant's users, in
+    /// the tenant's own domain, or in a domain the operator allowed for it; a tenant sends at
     /// most `[mail] tenant_mails_per_hour`; the sender is the tenant's (the
     /// operator's setting) or the host's address under the tenant's name.
     async fn mail_policy(
         &self,
         store: &Store,
         tenant_id: i64,
+        tenant_domain: &str,
         m: &MailMessage,
         mailer: &Mailer,
     ) -> Result<String, MailError> {
@@ -240,12 +241,14 @@ impl Storage {
             .tenant_mail_policy(tenant_id)
             .await
             .map_err(unavailable)?;
+        let scope_domain = tenant_domain.to_ascii_lowercase();
         for rcpt in m.to.iter().chain(&m.cc) {
             let domain = rcpt
                 .rsplit_once('@')
                 .map(|(_, d)| d.to_ascii_lowercase())
                 .unwrap_or_default();
-            let allowed = policy.allowed_domains.contains(&domain)
+            let allowed = domain == scope_domain
+                || policy.allowed_domains.contains(&domain)
                 || store
                     .tenant_has_user_email(tenant_id, rcpt)
                     .await
@@ -300,7 +303,9 @@ impl Storage {
         let Some(mailer) = &self.mailer else {
             return Err(MailError::Unavailable("no outbox configured".into()));
         };
-        let from = self.mail_policy(store, scope.tenant_id, &m, mailer).await?;
+        let from = self
+            .mail_policy(store, scope.tenant_id, &scope.tenant_domain, &m, mailer)
+            .await?;
         let mut attachments = Vec::with_capacity(m.attachments.len());
         let mut total = 0usize;
         for a in m.attachments {
