@@ -94,6 +94,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Allocate number ranges to tenants (operator).
+    NumberRange {
+        #[command(subcommand)]
+        cmd: crate::cli_numbers::NumberRangeCmd,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Create, list and revoke tokens of the admin REST API.
     Token {
         #[command(subcommand)]
@@ -211,6 +218,9 @@ pub enum TenantCmd {
         /// Digits dialled before an outside number (empty: none).
         #[arg(long, default_value = "0")]
         outside_prefix: String,
+        /// Country calling code its national numbers are in.
+        #[arg(long, default_value = "31")]
+        country_code: String,
     },
     /// List tenants.
     List,
@@ -394,6 +404,7 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     name,
                     extension_length,
                     outside_prefix,
+                    country_code,
                 } => {
                     if !(2..=6).contains(&extension_length) {
                         anyhow::bail!("--extension-length must be between 2 and 6");
@@ -406,6 +417,10 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                             &outside_prefix,
                         )
                         .await?;
+                    if let Err(e) = store.set_tenant_country_code(t.id, &country_code).await {
+                        store.delete_tenant(t.id).await?;
+                        return Err(e.into());
+                    }
                     println!("tenant {} created (id {})", t.domain, t.id);
                 }
                 TenantCmd::List => {
@@ -577,6 +592,11 @@ async fn run(cmd: Command) -> anyhow::Result<()> {
                     println!("{new}/{old}");
                 }
             }
+            Ok(())
+        }
+        Command::NumberRange { cmd, db } => {
+            let store = open(&db).await?;
+            print!("{}", crate::cli_numbers::number_range(&store, cmd).await?);
             Ok(())
         }
         Command::Token { cmd, db } => {

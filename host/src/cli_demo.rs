@@ -15,6 +15,11 @@ pub async fn ensure_demo(store: &Store) -> anyhow::Result<()> {
         Some(t) => t,
         None => store.create_tenant(DEMO_DOMAIN, "Demo BV", 3, "0").await?,
     };
+    if store.list_number_ranges(t.id).await?.is_empty() {
+        store
+            .add_number_range(&t, "+31205552000", "+31205552999")
+            .await?;
+    }
     for ext in ["201", "202", "203"] {
         if store.user_by_extension(t.id, ext).await?.is_some() {
             continue;

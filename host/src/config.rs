@@ -202,6 +202,10 @@ pub struct SipConfig {
     /// Throttling of failed logins (`[sip.auth]`).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Country calling code national numbers from the trunk are read in
+    /// (tenants have their own for what their users dial).
+    #[serde(default = "default_country")]
+    pub country_code: String,
     /// Bounds on TCP connections (`[sip.tcp_limits]`).
     #[serde(default)]
     pub tcp_limits: TcpConfig,
@@ -233,6 +237,9 @@ pub struct TcpConfig {
     pub queue_messages: usize,
 }
 
+fn default_country() -> String {
+    "31".into()
+}
 fn default_tcp_max() -> usize {
     1024
 }
@@ -613,6 +620,7 @@ impl Default for SipConfig {
             digest_algorithms: default_digest(),
             auth: AuthConfig::default(),
             tcp_limits: TcpConfig::default(),
+            country_code: default_country(),
         }
     }
 }

@@ -16,6 +16,7 @@
 pub mod api;
 pub mod cli;
 pub mod cli_demo;
+pub mod cli_numbers;
 pub mod cli_plugins;
 pub mod cli_tokens;
 pub mod config;

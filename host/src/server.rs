@@ -146,6 +146,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             ring_timeout: Duration::from_secs(cfg.sip.ring_timeout_secs),
             max_call: Duration::from_secs(cfg.sip.max_call_secs),
             trunk,
+            country_code: cfg.sip.country_code.clone(),
             limits: crate::switch::admission::CallLimits {
                 tenant_max_calls: cfg.limits.tenant_max_calls,
                 device_max_calls: cfg.limits.device_max_calls,

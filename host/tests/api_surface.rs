@@ -56,6 +56,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tenants/{tenant_id}/limits"),
     ("get", "/api/v1/tenants/{tenant_id}/plugins"),
     ("get", "/api/v1/tenants/{tenant_id}/mail"),
+    ("get", "/api/v1/tenants/{tenant_id}/number-ranges"),
+    ("post", "/api/v1/tenants/{tenant_id}/number-ranges"),
+    (
+        "delete",
+        "/api/v1/tenants/{tenant_id}/number-ranges/{range_id}",
+    ),
     ("put", "/api/v1/tenants/{tenant_id}/mail"),
     (
         "post",

@@ -40,6 +40,14 @@ async fn check_db_backend(store: &Store) {
     let a = store.create_tenant("a.test", "A", 3, "0").await.unwrap();
     let b = store.create_tenant("b.test", "B", 3, "0").await.unwrap();
     let num = |n: &str| vec![n.to_string()];
+    store
+        .add_number_range(&a, "+31201111111", "+31201111111")
+        .await
+        .unwrap();
+    store
+        .add_number_range(&b, "+31302222222", "+31302222222")
+        .await
+        .unwrap();
     let alice = store
         .create_user(a.id, "201", "Alice", "", &num("+31201111111"))
         .await

@@ -8,7 +8,12 @@ use centrale_host::store::{Backend, Store, StoreError};
 use db::*;
 use sqlx::Row;
 
-on_both_with_url!(check_tenants, check_users, check_devices);
+on_both_with_url!(
+    check_tenants,
+    check_users,
+    check_numbers_cannot_be_claimed_twice,
+    check_devices
+);
 
 async fn check_tenants(store: &Store, _url: &str) {
     let t = store
@@ -80,6 +85,13 @@ async fn check_tenants(store: &Store, _url: &str) {
 async fn check_users(store: &Store, _url: &str) {
     let a = store.create_tenant("a.test", "A", 3, "0").await.unwrap();
     let b = store.create_tenant("b.test", "B", 3, "0").await.unwrap();
+    for (t, first, last) in [
+        (&a, "+31201234500", "+31201234599"),
+        (&a, "+31209999999", "+31209999999"),
+        (&b, "030 123 4567", "030 123 4567"),
+    ] {
+        store.add_number_range(t, first, last).await.unwrap();
+    }
     let anna = store
         .create_user(
             a.id,
@@ -127,8 +139,10 @@ async fn check_users(store: &Store, _url: &str) {
         store.user_by_number("+31201234567").await.unwrap(),
         Some((a.clone(), anna.clone()))
     );
+    // stored canonically: the national number in B's country
+    assert_eq!(bea.numbers, nums(&["+31301234567"]));
     assert_eq!(
-        store.user_by_number("0301234567").await.unwrap(),
+        store.user_by_number("+31301234567").await.unwrap(),
         Some((b.clone(), bea.clone()))
     );
     assert_eq!(store.user_by_number("+31999").await.unwrap(), None);
@@ -154,9 +168,10 @@ async fn check_users(store: &Store, _url: &str) {
         .unwrap_err();
     match &err {
         StoreError::Conflict(m) => {
-            assert_eq!(m, "number 0301234567 is already assigned in another tenant")
+            assert!(m.contains("+31301234567"), "{m}")
         }
-        other => panic!("expected a conflict, got {other:?}"),
+        StoreError::Invalid(m) if m.contains("not in a number range") => {}
+        other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(store.user_by_extension(a.id, "203").await.unwrap(), None);
     assert_eq!(store.user_by_number("+31209999999").await.unwrap(), None);
@@ -210,14 +225,79 @@ async fn check_users(store: &Store, _url: &str) {
         Err(StoreError::NotFound(_))
     ));
     let bert = store
-        .create_user(b.id, "202", "Bert", "", &nums(&["+31201234567"]))
+        .create_user(a.id, "203", "Bert", "", &nums(&["020 123 4567"]))
         .await
         .unwrap();
     assert_eq!(
         store.user_by_number("+31201234567").await.unwrap(),
-        Some((b.clone(), bert))
+        Some((a.clone(), bert.clone()))
     );
-    assert_eq!(store.list_users(a.id).await.unwrap(), vec![bob]);
+    assert_eq!(store.list_users(a.id).await.unwrap(), vec![bob, bert]);
+}
+
+/// The review's hijack: tenant B claimed A's DID by leaving out the `+`.
+/// Numbers are canonical E.164, and a tenant assigns only numbers of the
+/// ranges the operator allocated to it; ranges never overlap.
+async fn check_numbers_cannot_be_claimed_twice(store: &Store, _url: &str) {
+    let a = store.create_tenant("a.test", "A", 3, "0").await.unwrap();
+    let b = store.create_tenant("b.test", "B", 3, "0").await.unwrap();
+    store
+        .add_number_range(&a, "+31205552000", "+31205552099")
+        .await
+        .unwrap();
+    store
+        .add_number_range(&b, "+31205553000", "+31205553099")
+        .await
+        .unwrap();
+    let ann = store
+        .create_user(a.id, "201", "Ann", "", &nums(&["+31205552010"]))
+        .await
+        .unwrap();
+    let bo = store.create_user(b.id, "201", "Bo", "", &[]).await.unwrap();
+    for spelling in [
+        "31205552010",
+        "0031205552010",
+        "020 555 2010",
+        "+31 (0)20 555 2010",
+    ] {
+        let r = store
+            .set_user_numbers(b.id, bo.id, &nums(&[spelling]))
+            .await;
+        assert!(
+            matches!(&r, Err(StoreError::Invalid(m)) if m.contains("+31205552010") && m.contains("number range")),
+            "{spelling}: {r:?}"
+        );
+        // nor within A, a second time, in another spelling
+        let r = store
+            .create_user(a.id, "202", "Again", "", &nums(&[spelling]))
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::Conflict(_))),
+            "{spelling}: {r:?}"
+        );
+    }
+    assert_eq!(
+        store.user_by_number("+31205552010").await.unwrap(),
+        Some((a.clone(), ann))
+    );
+    // The operator cannot give B a range overlapping A's.
+    let r = store
+        .add_number_range(&b, "+31205552050", "+31205552150")
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    let r = store
+        .add_number_range(&b, "020 555 2010", "020 555 2010")
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict(_))), "{r:?}");
+    // A range in use cannot be taken back; an unused one can.
+    let ranges = store.list_number_ranges(a.id).await.unwrap();
+    assert!(matches!(
+        store.remove_number_range(a.id, ranges[0].id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let bs = store.list_number_ranges(b.id).await.unwrap();
+    store.remove_number_range(b.id, bs[0].id).await.unwrap();
+    assert!(store.list_number_ranges(b.id).await.unwrap().is_empty());
 }
 
 async fn check_devices(store: &Store, _url: &str) {

@@ -226,6 +226,14 @@ async fn check_cdrs(store: &Store, _url: &str) {
 async fn check_delete_tenant_cascades(store: &Store, _url: &str) {
     let (a, ua, da) = tenant_user_device(store, "a.test").await;
     let (b, ub, db) = tenant_user_device(store, "b.test").await;
+    store
+        .add_number_range(&a, "+31201234567", "+31201234567")
+        .await
+        .unwrap();
+    store
+        .add_number_range(&b, "+31301234567", "+31301234567")
+        .await
+        .unwrap();
     let na = store
         .create_user(a.id, "202", "Nr", "", &nums(&["+31201234567"]))
         .await
@@ -293,6 +301,11 @@ async fn check_delete_tenant_cascades(store: &Store, _url: &str) {
         .await
         .unwrap();
     assert_ne!(again.id, a.id);
+    // the deleted tenant's range went with it
+    store
+        .add_number_range(&again, "+31201234567", "+31201234567")
+        .await
+        .unwrap();
     store
         .create_user(again.id, "201", "New", "", &nums(&["+31201234567"]))
         .await
@@ -306,6 +319,10 @@ async fn check_delete_tenant_cascades(store: &Store, _url: &str) {
 /// Many writers at once (pool connections contend for SQLite's write lock).
 async fn check_concurrent_writes(store: &Store, _url: &str) {
     let (t, u, d) = tenant_user_device(store, "a.test").await;
+    store
+        .add_number_range(&t, "+31200000000", "+31200009999")
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..24_i64 {
         let store = store.clone();

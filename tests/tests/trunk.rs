@@ -374,3 +374,65 @@ fn a_trunk_challenge_for_another_realm_is_not_answered() {
     );
     assert_eq!(invites, 1, "{:?}", uas.received_summary());
 }
+
+/// The review's number hijack: tenant B added A's DID without the `+`
+/// (`31205552020`) and A's calls from the trunk rang B. Numbers are one
+/// canonical E.164 key, the operator allocates ranges, and a tenant only
+/// assigns numbers of its ranges; the trunk finds the owner whatever the
+/// spelling it sends.
+#[test]
+fn a_tenant_cannot_take_another_tenants_number() {
+    let pbx = pbx_with_trunk();
+    pbx.cli(&["tenant", "add", "b.test", "--name", "B"])
+        .assert_success("tenant add");
+    for spelling in ["31205552020", "+31205552020", "0205552020"] {
+        let out = pbx.cli(&[
+            "user",
+            "add",
+            "--tenant",
+            "b.test",
+            "--extension",
+            "201",
+            "--number",
+            spelling,
+            "--password",
+            "b-secret-201",
+        ]);
+        assert!(
+            !out.status.success() && out.stderr.contains("number range"),
+            "B took {spelling}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    let out = pbx.cli(&[
+        "number-range",
+        "add",
+        "--tenant",
+        "b.test",
+        "--first",
+        "31205552000",
+        "--last",
+        "31205552099",
+    ]);
+    assert!(
+        !out.status.success() && out.stderr.contains("another tenant"),
+        "overlapping range allocated: {}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // The trunk sends the national spelling: 202 of the demo tenant rings.
+    let phone = pbx.phone();
+    pbx.register(&phone, "202", "202", "demo202");
+    let mut uas = pbx.sipp("uas_answer.xml").phone(&phone).spawn();
+    uas.wait_bound();
+    let uac = trunk_call(
+        &pbx,
+        "trunk_uac_call.xml",
+        "0205552020",
+        "sip:0612345678@trunk.test",
+    );
+    pbx.check(&uac, "the trunk calling 0205552020 (202)");
+    pbx.check(&uas.wait(WAIT), "202 answering");
+}

@@ -36,6 +36,7 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod numbers;
 pub mod operator;
 pub mod plugins;
 pub mod upload;
@@ -142,6 +143,7 @@ pub fn api_v1() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
     let small = OpenApiRouter::new()
         .merge(operator::routes())
         .merge(limits::routes())
+        .merge(numbers::routes())
         .merge(admin::routes())
         .merge(plugins::routes())
         .merge(user::routes())

@@ -30,6 +30,8 @@ pub struct TenantOut {
     pub extension_length: i64,
     /// Digits dialled before an outside number.
     pub outside_prefix: String,
+    /// Country calling code national numbers are read in (e.g. `31`).
+    pub country_code: String,
 }
 
 impl From<Tenant> for TenantOut {
@@ -40,6 +42,7 @@ impl From<Tenant> for TenantOut {
             name: t.name,
             extension_length: t.extension_length,
             outside_prefix: t.outside_prefix,
+            country_code: t.country_code,
         }
     }
 }
@@ -59,6 +62,13 @@ pub struct TenantIn {
     /// Digits dialled before an outside number (default `0`).
     #[serde(default = "default_prefix")]
     pub outside_prefix: String,
+    /// Country calling code national numbers are read in (default `31`).
+    #[serde(default = "default_country")]
+    pub country_code: String,
+}
+
+fn default_country() -> String {
+    "31".into()
 }
 
 fn default_ext_len() -> i64 {
@@ -189,6 +199,17 @@ async fn create_tenant(
         )
         .await
         .map_err(|e| ApiError::from(e).field("domain"))?;
+    if t.country_code != created.country_code {
+        if let Err(e) = s
+            .store
+            .set_tenant_country_code(created.id, &t.country_code)
+            .await
+        {
+            let _ = s.store.delete_tenant(created.id).await;
+            return Err(ApiError::from(e).field("country_code"));
+        }
+    }
+    let created = s.store.tenant(created.id).await?.unwrap_or(created);
     Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{validate_number, validate_text, Result, Store, StoreError};
+use super::{validate_text, Result, Store, StoreError};
 use crate::tenancy::{Cdr, Device, User};
 
 impl Store {
@@ -50,12 +50,9 @@ impl Store {
         user_id: i64,
         numbers: &[String],
     ) -> Result<User> {
-        for (i, n) in numbers.iter().enumerate() {
-            validate_number(n)?;
-            if numbers[..i].contains(n) {
-                return Err(StoreError::Invalid(format!("number {n} is listed twice")));
-            }
-        }
+        let tenant = self.require_tenant(tenant_id).await?;
+        let numbers = self.tenant_numbers(&tenant, numbers).await?;
+        let numbers = numbers.as_slice();
         let mut user = self.user(tenant_id, user_id).await?.ok_or_else(|| {
             StoreError::NotFound(format!("user {user_id} not found in tenant {tenant_id}"))
         })?;

@@ -64,6 +64,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mail_policy_tokens",
         include_str!("../../migrations/sqlite/0009_mail_policy_tokens.sql"),
     ),
+    (
+        10,
+        "numbers",
+        include_str!("../../migrations/sqlite/0010_numbers.sql"),
+    ),
 ];
 
 /// See [`SQLITE_MIGRATIONS`].
@@ -112,6 +117,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "mail_policy_tokens",
         include_str!("../../migrations/postgres/0009_mail_policy_tokens.sql"),
+    ),
+    (
+        10,
+        "numbers",
+        include_str!("../../migrations/postgres/0010_numbers.sql"),
     ),
 ];
 

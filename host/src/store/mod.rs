@@ -26,6 +26,7 @@ mod licences;
 mod limits;
 mod mail_policy;
 mod mwi;
+mod number_ranges;
 mod outbox;
 mod plugin_blobs;
 mod plugin_prompts;
@@ -42,6 +43,7 @@ pub use licences::MAX_SETTINGS_BYTES;
 pub use limits::{StorageUsage, TenantLimits};
 pub use mail_policy::MailPolicy;
 pub use mwi::MwiState;
+pub use number_ranges::{NumberRange, MAX_RANGE_SIZE};
 pub use outbox::{OutboxMail, OutboxStatus};
 pub use plugin_blobs::{BlobRef, MAX_BLOB_NAME_BYTES};
 pub use plugin_prompts::MAX_PROMPT_BYTES;
@@ -133,18 +135,6 @@ fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Checks a public number: `+` optional, then 1 to 20 digits.
-fn validate_number(n: &str) -> Result<()> {
-    let digits = n.strip_prefix('+').unwrap_or(n);
-    if is_digits(digits) && digits.len() <= 20 {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "number {n:?} is not valid: use an optional + and digits only (e.g. +31201234567)"
-        )))
-    }
-}
-
 /// Checks a free-text field (name, e-mail, contact, ...): bounded length, no
 /// control characters.
 fn validate_text(what: &str, value: &str, max: usize) -> Result<()> {
@@ -164,16 +154,6 @@ fn validate_text(what: &str, value: &str, max: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_are_checked() {
-        assert!(validate_number("+31201234567").is_ok());
-        assert!(validate_number("0201234567").is_ok());
-        assert!(validate_number("+").is_err());
-        assert!(validate_number("").is_err());
-        assert!(validate_number("+31 20").is_err());
-        assert!(validate_number("++31").is_err());
-    }
 
     #[test]
     fn text_is_checked() {

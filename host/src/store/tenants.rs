@@ -10,7 +10,7 @@ use crate::tenancy::Tenant;
 /// `tenant_cols!("t")` qualifies them with the table alias `t`.
 macro_rules! tenant_cols {
     () => {
-        "id, domain, name, extension_length, outside_prefix"
+        "id, domain, name, extension_length, outside_prefix, country_code"
     };
     ($t:literal) => {
         concat!(
@@ -23,7 +23,9 @@ macro_rules! tenant_cols {
             $t,
             ".extension_length, ",
             $t,
-            ".outside_prefix"
+            ".outside_prefix, ",
+            $t,
+            ".country_code"
         )
     };
 }
@@ -37,11 +39,12 @@ pub(super) fn tenant_from_row(r: &AnyRow, at: usize) -> Result<Tenant, sqlx::Err
         name: r.try_get(at + 2)?,
         extension_length: r.try_get(at + 3)?,
         outside_prefix: r.try_get(at + 4)?,
+        country_code: r.try_get(at + 5)?,
     })
 }
 
 /// Number of columns in [`tenant_cols!`].
-pub(super) const TENANT_COLS: usize = 5;
+pub(super) const TENANT_COLS: usize = 6;
 
 /// The stored form of a domain: trimmed, lowercase, checked.
 fn normalise_domain(domain: &str) -> Result<String> {
@@ -108,7 +111,29 @@ impl Store {
             name: name.to_string(),
             extension_length,
             outside_prefix: outside_prefix.to_string(),
+            country_code: "31".to_string(),
         })
+    }
+
+    /// Sets the tenant's country calling code (1 to 3 digits, no leading
+    /// 0), the country its national numbers are in.
+    pub async fn set_tenant_country_code(&self, tenant_id: i64, code: &str) -> Result<()> {
+        if code.is_empty() || code.len() > 3 || !is_digits(code) || code.starts_with('0') {
+            return Err(StoreError::Invalid(format!(
+                "country code {code:?} is not valid: 1 to 3 digits, e.g. 31"
+            )));
+        }
+        let done = sqlx::query("UPDATE tenants SET country_code = $1 WHERE id = $2")
+            .bind(code)
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "tenant {tenant_id} not found"
+            )));
+        }
+        Ok(())
     }
 
     /// The tenant of a SIP domain, compared case-insensitively.

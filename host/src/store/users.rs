@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::tenants::{tenant_cols, tenant_from_row, TENANT_COLS};
-use super::{classify, is_digits, validate_number, validate_text, Result, Store, StoreError};
+use super::{classify, is_digits, validate_text, Result, Store, StoreError};
 use crate::tenancy::{Tenant, User};
 
 /// Columns of a user (without numbers), in the order [`user_from_row`] reads
@@ -73,15 +73,10 @@ impl Store {
         validate_extension(extension)?;
         validate_text("display name", display_name, 200)?;
         validate_text("e-mail address", email, 254)?;
-        for (i, n) in numbers.iter().enumerate() {
-            validate_number(n)?;
-            if numbers[..i].contains(n) {
-                return Err(StoreError::Invalid(format!("number {n} is listed twice")));
-            }
-        }
         // read before the transaction: its first statement is then a write,
         // which SQLite can wait for (busy timeout) instead of failing
         let tenant = self.require_tenant(tenant_id).await?;
+        let numbers = self.tenant_numbers(&tenant, numbers).await?;
 
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
@@ -155,7 +150,7 @@ impl Store {
             extension: extension.to_string(),
             display_name: display_name.to_string(),
             email: email.to_string(),
-            numbers: numbers.to_vec(),
+            numbers,
         })
     }
 
@@ -191,7 +186,8 @@ impl Store {
     }
 
     /// The tenant and user a public number belongs to, searched across all
-    /// tenants (exact match: `+31...` and `0031...` are different numbers).
+    /// tenants. `number` is canonical E.164 (see
+    /// [`crate::tenancy::numbers::canonical`]); numbers are stored so.
     pub async fn user_by_number(&self, number: &str) -> Result<Option<(Tenant, User)>> {
         let row = sqlx::query(concat!(
             "SELECT ",

@@ -172,19 +172,12 @@ async fn authenticate(sw: &Arc<Switch>, tx: &ServerTx, a_tag: &str) -> Option<Or
     }
 }
 
+/// The user a number dialled from outside reaches: any spelling, read in
+/// the host's country ([`super::SwitchConfig::country_code`]), one
+/// canonical E.164 key.
 async fn lookup_did(sw: &Switch, dialled: &str) -> Option<(Tenant, User)> {
-    let d = crate::tenancy::resolve::normalise_dialled(dialled);
-    if d.is_empty() {
-        return None;
-    }
-    if let Ok(Some(x)) = sw.store.user_by_number(&d).await {
-        return Some(x);
-    }
-    let alt = match d.strip_prefix('+') {
-        Some(rest) => rest.to_string(),
-        None => format!("+{d}"),
-    };
-    sw.store.user_by_number(&alt).await.ok().flatten()
+    let n = crate::tenancy::numbers::canonical(dialled, &sw.cfg.country_code).ok()?;
+    sw.store.user_by_number(&n).await.ok().flatten()
 }
 
 pub(super) struct Call {

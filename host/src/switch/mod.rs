@@ -46,6 +46,8 @@ pub struct SwitchConfig {
     pub trunk: Option<trunk::Trunk>,
     /// Default call limits per tenant and device.
     pub limits: admission::CallLimits,
+    /// The country numbers from the trunk are read in when national.
+    pub country_code: String,
 }
 
 /// An event for a running call.

@@ -135,22 +135,24 @@ impl DbBackend {
     }
 
     async fn user_by_number(&self, tenant_id: i64, number: &str) -> Option<Subject> {
-        // '+' optional: try the number as given, then the other form
-        let other = match number.strip_prefix('+') {
-            Some(rest) => rest.to_string(),
-            None => format!("+{number}"),
+        // Any spelling, read in the tenant's country: one canonical key.
+        let tenant = match self.store.tenant(tenant_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(tenant = tenant_id, "directory lookup failed: {e}");
+                return None;
+            }
         };
-        for n in [number, other.as_str()] {
-            match self.store.user_by_number(n).await {
-                Ok(Some((t, u))) if t.id == tenant_id => return subject_of(u),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(tenant = tenant_id, "directory lookup failed: {e}");
-                    return None;
-                }
+        let n = super::numbers::canonical(number, &tenant.country_code).ok()?;
+        match self.store.user_by_number(&n).await {
+            Ok(Some((t, u))) if t.id == tenant_id => subject_of(u),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(tenant = tenant_id, "directory lookup failed: {e}");
+                None
             }
         }
-        None
     }
 }
 

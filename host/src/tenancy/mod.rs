@@ -12,6 +12,9 @@ pub struct Tenant {
     pub extension_length: i64,
     /// Digits dialled before an outside number (e.g. `0`); empty when none.
     pub outside_prefix: String,
+    /// Country calling code (digits, e.g. `31`): national numbers
+    /// (`020...`) are read in this country.
+    pub country_code: String,
 }
 
 /// A person with an extension, numbers and devices.
@@ -79,6 +82,7 @@ pub struct Cdr {
 }
 
 pub mod backend;
+pub mod numbers;
 pub mod plugins;
 pub mod resolve;
 pub mod storage;

@@ -42,9 +42,11 @@ pub async fn resolve_callee(
         return Ok(Destination::User(u));
     }
     if is_number(&d) {
-        if let Some((t, u)) = store.user_by_number(&d).await? {
-            if t.id == tenant.id {
-                return Ok(Destination::User(u));
+        if let Ok(n) = super::numbers::canonical(&d, &tenant.country_code) {
+            if let Some((t, u)) = store.user_by_number(&n).await? {
+                if t.id == tenant.id {
+                    return Ok(Destination::User(u));
+                }
             }
         }
     }

@@ -256,6 +256,10 @@ async fn token(store: &Store, role: TokenRole, t: Option<i64>, u: Option<i64>) -
 
 async fn side(store: &Store, blobs: &BlobStore, domain: &str, did: &str) -> Side {
     let t = store.create_tenant(domain, domain, 3, "0").await.unwrap();
+    store
+        .add_number_range(&t, &format!("+3120{did}0"), &format!("+3120{did}9"))
+        .await
+        .unwrap();
     let u1 = store
         .create_user(
             t.id,
