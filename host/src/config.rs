@@ -199,6 +199,11 @@ pub struct SipConfig {
     /// `["SHA-256"]` refuses MD5 altogether.
     #[serde(default = "default_digest")]
     pub digest_algorithms: Vec<String>,
+    /// `User-Agent` prefixes (case-insensitive) offered only the MD5
+    /// challenge: phones that abort on any other algorithm (baresip before
+    /// 3.0). Everyone else gets every algorithm of `digest_algorithms`.
+    #[serde(default = "default_md5_only")]
+    pub md5_only_user_agents: Vec<String>,
     /// Throttling of failed logins (`[sip.auth]`).
     #[serde(default)]
     pub auth: AuthConfig,
@@ -237,6 +242,12 @@ pub struct TcpConfig {
     pub queue_messages: usize,
 }
 
+fn default_md5_only() -> Vec<String> {
+    crate::sip::auth::DEFAULT_MD5_ONLY_AGENTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
 fn default_country() -> String {
     "31".into()
 }
@@ -621,6 +632,7 @@ impl Default for SipConfig {
             auth: AuthConfig::default(),
             tcp_limits: TcpConfig::default(),
             country_code: default_country(),
+            md5_only_user_agents: default_md5_only(),
         }
     }
 }

@@ -54,13 +54,16 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         .iter()
         .filter_map(|a| crate::sip::digest::Algorithm::parse(a).ok())
         .collect();
-    let auth = Arc::new(Authenticator::new(
-        store.clone(),
-        algorithms,
-        cfg.sip.auth.limits(),
-        cfg.sip.auth.challenges_per_second,
-        cfg.sip.auth.challenge_burst,
-    ));
+    let auth = Arc::new(
+        Authenticator::new(
+            store.clone(),
+            algorithms,
+            cfg.sip.auth.limits(),
+            cfg.sip.auth.challenges_per_second,
+            cfg.sip.auth.challenge_burst,
+        )
+        .with_md5_only_agents(&cfg.sip.md5_only_user_agents),
+    );
     let registrar = Arc::new(Registrar::new(
         store.clone(),
         auth.clone(),

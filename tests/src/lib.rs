@@ -9,6 +9,7 @@
 //! - [`rtp`]: RTP sockets owned by the test, to prove media flows.
 
 pub mod pcap;
+pub mod phones;
 pub mod rtp;
 pub mod sip;
 pub mod sipp;

@@ -24,6 +24,8 @@ pub struct Received {
     pub payload_len: usize,
     /// The payload is the pattern [`RtpPeer::send`] writes for this seq.
     pub intact: bool,
+    /// The payload itself.
+    pub payload: Vec<u8>,
 }
 
 fn payload(seq: u16) -> Vec<u8> {
@@ -85,6 +87,7 @@ impl RtpPeer {
                         payload_type: buf[1] & 0x7f,
                         payload_len: n - 12,
                         intact: buf[12..n] == payload(seq)[..],
+                        payload: buf[12..n].to_vec(),
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,

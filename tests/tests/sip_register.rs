@@ -202,6 +202,33 @@ fn one_challenge_does_not_serve_unlimited_guesses() {
     assert_eq!(dev.register(Some(300), "MD5").response.status, Some(200));
 }
 
+/// baresip before 3.0 aborts a REGISTER whose challenges include any
+/// algorithm but MD5 ("Function not implemented"): it is offered MD5 only;
+/// everyone else gets SHA-256 (RFC 8760) beside MD5.
+#[test]
+fn phones_that_know_only_md5_are_offered_only_md5() {
+    use centrale_tests::sip::Challenge;
+    let pbx = Pbx::start_demo();
+    for (agent, algorithms) in [
+        ("baresip v1.0.0 (x86_64/linux)", vec!["MD5"]),
+        ("Linphonec/5.1.65", vec!["MD5", "SHA-256"]),
+        ("baresip v3.10.1 (x86_64/linux)", vec!["MD5", "SHA-256"]),
+    ] {
+        let mut dev = Registrant::new(pbx.sip_addr(), "201", "201", "demo201");
+        let req = dev.request(Some(300), None).replace(
+            "User-Agent: centrale-tests",
+            &format!("User-Agent: {agent}"),
+        );
+        let challenge = dev.udp.request(&req).expect("a challenge");
+        assert_eq!(challenge.status, Some(401), "{}", challenge.raw);
+        let offered: Vec<String> = Challenge::all_in(&challenge)
+            .into_iter()
+            .map(|c| c.algorithm.to_ascii_uppercase())
+            .collect();
+        assert_eq!(offered, algorithms, "{agent}: {}", challenge.raw);
+    }
+}
+
 #[test]
 fn too_brief_expiry_gets_423_with_min_expires() {
     let pbx = Pbx::start_demo();

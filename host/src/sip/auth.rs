@@ -32,7 +32,13 @@ pub struct Authenticator {
     /// Challenges per source address: an unauthenticated request costs the
     /// host one datagram, and only so many per second.
     challenges: crate::ratelimit::RateLimiter<std::net::IpAddr>,
+    /// `User-Agent` prefixes (lowercase) offered MD5 only.
+    md5_only_agents: Vec<String>,
 }
+
+/// User agents known to fail on a SHA-256 challenge beside the MD5 one:
+/// baresip before 3.0 (its libre only knows MD5 and aborts the request).
+pub const DEFAULT_MD5_ONLY_AGENTS: &[&str] = &["baresip v0.", "baresip v1.", "baresip v2."];
 
 /// Lifetime of a nonce (after which a correct response gets `stale=true`).
 pub const NONCE_TTL: Duration = Duration::from_secs(300);
@@ -67,7 +73,33 @@ impl Authenticator {
                 challenge_burst,
                 digest::DEFAULT_MAX_TRACKED_ADDRS,
             ),
+            md5_only_agents: DEFAULT_MD5_ONLY_AGENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
+    }
+
+    /// Whether `req` comes from a user agent that refuses a challenge set
+    /// holding any algorithm but MD5 (libre before 3.x, so baresip 1.x and
+    /// 2.x, aborts with "Function not implemented" instead of picking the
+    /// MD5 challenge): it is offered MD5 alone. Matched case-insensitively
+    /// against the start of `User-Agent` ([`Authenticator::with_md5_only_agents`]).
+    fn knows_only_md5(&self, req: &Request) -> bool {
+        let Some(ua) = req.headers.get("User-Agent") else {
+            return false;
+        };
+        let ua = ua.trim().to_ascii_lowercase();
+        self.md5_only_agents
+            .iter()
+            .any(|p| !p.is_empty() && ua.starts_with(p.as_str()))
+    }
+
+    /// Offers only MD5 to user agents whose `User-Agent` starts with one of
+    /// `prefixes` (case-insensitive); see [`DEFAULT_MD5_ONLY_AGENTS`].
+    pub fn with_md5_only_agents(mut self, prefixes: &[String]) -> Self {
+        self.md5_only_agents = prefixes.iter().map(|p| p.to_ascii_lowercase()).collect();
+        self
     }
 
     /// The challenge to answer `req` from `peer` with (send it with
@@ -206,7 +238,11 @@ impl Authenticator {
         };
         let mut r = Response::to(req, status, Some(to_tag));
         let offered = self.nonces.challenge(realm, stale);
+        let md5_only = self.knows_only_md5(req);
         for alg in &self.algorithms {
+            if md5_only && *alg != Algorithm::Md5 {
+                continue;
+            }
             let marker = format!("algorithm={},", alg.name());
             if let Some(v) = offered.iter().find(|v| v.contains(&marker)) {
                 r.headers.push(header, v.clone());
